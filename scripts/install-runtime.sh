@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The ONE place that installs framecast's runtime: Chrome (headless shell), fonts, the static ffmpeg and
+# the HyperFrames page runtime. Used by the Makefile, both Dockerfiles and CI, so what CI tests is what
+# ships. Idempotent: a second run changes nothing and takes a few seconds.
+#
+#   scripts/install-runtime.sh            install everything
+#   scripts/install-runtime.sh --check    only report what is installed (exit 1 if something is missing)
+set -euo pipefail
+
+# Pins: the exact versions framecast is tested with. Plans record the versions they were made with and
+# chunk workers refuse a mismatch, so change these together with a full test run.
+CHROME_PACKAGE=chromium-headless-shell
+CHROME_VERSION="156.0.8078.79-1~deb12u1"
+CHROME_MAJOR_GLOB="15[0-9].*"          # accepted fallback when the pinned build has left the archive
+IMAGEIO_FFMPEG_VERSION="0.8.1"         # ships a static ffmpeg 9.x (libx264, libx265, vp9, prores, opus)
+FONT_PACKAGES=(fonts-dejavu-core fonts-liberation2 fonts-noto-color-emoji fontconfig)
+NODE_PACKAGES=(nodejs npm)
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JS_DIR="$ROOT_DIR/app/engine/js"
+RUNTIME_FILE="$JS_DIR/node_modules/@hyperframes/core/dist/hyperframe.runtime.iife.js"
+GSAP_FILE="$JS_DIR/node_modules/gsap/dist/gsap.min.js"
+PYTHON="${PYTHON:-python3}"
+CHECK_ONLY=0
+[ "${1:-}" = "--check" ] && CHECK_ONLY=1
+
+log() { printf '[install-runtime] %s\n' "$*"; }
+warn() { printf '\n[install-runtime] WARNING: %s\n\n' "$*" >&2; }
+die() { printf '[install-runtime] ERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "need root to run: $* (run this script as root or install sudo)"
+  fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  if [ $APT_UPDATED = 0 ]; then
+    as_root apt-get update -qq
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+installed_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || true; }
+
+missing_debs() {
+  local pkg
+  for pkg in "$@"; do
+    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" = "install ok installed" ] || echo "$pkg"
+  done
+}
+
+install_chrome() {
+  local have
+  have="$(installed_version "$CHROME_PACKAGE")"
+  if [ "$have" = "$CHROME_VERSION" ]; then
+    log "chrome: $CHROME_PACKAGE $have (pinned) already installed"
+    return
+  fi
+  if [ $CHECK_ONLY = 1 ]; then
+    echo "chrome: want $CHROME_PACKAGE $CHROME_VERSION, have '${have:-none}'"
+    return 1
+  fi
+  if apt_install "$CHROME_PACKAGE=$CHROME_VERSION" ca-certificates 2>/dev/null; then
+    log "chrome: installed $CHROME_PACKAGE $CHROME_VERSION"
+    return
+  fi
+  # Debian's security archive keeps only the newest build: fall back loudly; the BeginFrame probe is
+  # the guard and every plan records the Chrome version it was made with.
+  local candidate
+  candidate="$(apt-cache madison "$CHROME_PACKAGE" | awk '{print $3}' | grep -E "^${CHROME_MAJOR_GLOB}" | head -n1 || true)"
+  [ -n "$candidate" ] || die "no $CHROME_PACKAGE 15x build in the apt archive (wanted $CHROME_VERSION)"
+  warn "pinned $CHROME_PACKAGE $CHROME_VERSION is no longer in the archive; installing $candidate instead. Re-run the suite and update CHROME_VERSION in scripts/install-runtime.sh."
+  apt_install "$CHROME_PACKAGE=$candidate" ca-certificates
+}
+
+install_debs() {
+  local what="$1"; shift
+  local missing
+  missing="$(missing_debs "$@")"
+  if [ -z "$missing" ]; then
+    log "$what: already installed"
+    return
+  fi
+  if [ $CHECK_ONLY = 1 ]; then
+    echo "$what: missing $(echo "$missing" | tr '\n' ' ')"
+    return 1
+  fi
+  # shellcheck disable=SC2086
+  apt_install $missing
+  log "$what: installed $(echo "$missing" | tr '\n' ' ')"
+}
+
+install_ffmpeg() {
+  local have
+  have="$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("imageio-ffmpeg"))' 2>/dev/null || true)"
+  if [ "$have" != "$IMAGEIO_FFMPEG_VERSION" ]; then
+    if [ $CHECK_ONLY = 1 ]; then
+      echo "ffmpeg: want imageio-ffmpeg $IMAGEIO_FFMPEG_VERSION, have '${have:-none}'"
+      return 1
+    fi
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check "imageio-ffmpeg==$IMAGEIO_FFMPEG_VERSION"
+  fi
+  local exe
+  exe="$("$PYTHON" -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')"
+  chmod a+rx "$exe" 2>/dev/null || true
+  log "ffmpeg: $("$exe" -hide_banner -version | head -n1) ($exe)"
+}
+
+install_page_runtime() {
+  if [ -f "$RUNTIME_FILE" ] && [ -f "$GSAP_FILE" ] && \
+     cmp -s "$JS_DIR/package-lock.json" "$JS_DIR/node_modules/.package-lock.json" 2>/dev/null; then
+    log "page runtime: $(basename "$RUNTIME_FILE") already installed"
+    return
+  fi
+  if [ $CHECK_ONLY = 1 ]; then
+    echo "page runtime: missing $RUNTIME_FILE"
+    return 1
+  fi
+  command -v npm >/dev/null 2>&1 || install_debs "node" "${NODE_PACKAGES[@]}"
+  # npm ci installs exactly the committed lockfile; --ignore-scripts: we only need the shipped files.
+  (cd "$JS_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  # npm ci leaves node_modules/.package-lock.json as its own record; compare with the committed lock.
+  cp "$JS_DIR/package-lock.json" "$JS_DIR/node_modules/.package-lock.json"
+  [ -f "$RUNTIME_FILE" ] || die "npm ci finished but $RUNTIME_FILE is missing"
+  log "page runtime: installed $(cd "$JS_DIR" && node -p 'require("./node_modules/@hyperframes/core/package.json").version' 2>/dev/null || echo '?')"
+}
+
+main() {
+  local failed=0
+  install_chrome || failed=1
+  install_debs "fonts" "${FONT_PACKAGES[@]}" || failed=1
+  install_ffmpeg || failed=1
+  install_page_runtime || failed=1
+  if [ $CHECK_ONLY = 1 ] && [ $failed = 1 ]; then
+    exit 1
+  fi
+  log "done"
+}
+
+main
