@@ -1,0 +1,90 @@
+"""``framecast render``: one composition to one video, here (single or chunked) or through workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.cli.progress import console, human_size, progress_bar
+from app.engine.formats import FORMATS, QUALITIES, format_spec
+from app.engine.render import RenderOptions, RenderResult
+from app.engine.render import render as render_locally
+from app.engine.variables import parse_variables
+from app.errors import InvalidConfigError
+
+
+def default_output(project: Path, fmt: str) -> Path:
+    spec = format_spec(fmt)
+    return Path("out") / f"{project.resolve().name}{spec.extension}"
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise InvalidConfigError(f"{what} {value!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def render(
+    project: Annotated[Path, typer.Argument(help="Project folder containing index.html.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output file (folder for png-sequence).")
+    ] = None,
+    fps: Annotated[
+        int | None, typer.Option(help="Frames per second (24, 25, 30, 50, 60); default data-fps or 30.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "mp4",
+    codec: Annotated[str | None, typer.Option(help="h264 or h265 (mp4), vp9 (webm), prores (mov).")] = None,
+    quality: Annotated[str, typer.Option("--quality", "-q", help=f"One of: {', '.join(QUALITIES)}.")] = "standard",
+    crf: Annotated[int | None, typer.Option(help="Override the quality tier's CRF.")] = None,
+    variables: Annotated[str | None, typer.Option(help="JSON object of composition variables.")] = None,
+    variables_file: Annotated[Path | None, typer.Option(help="JSON file of composition variables.")] = None,
+    strict_variables: Annotated[bool, typer.Option(help="Undeclared or mistyped variables are errors.")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Parallel capture processes on this machine.")] = 1,
+    chunks: Annotated[int | None, typer.Option(min=1, help="Render as plan → N chunks → assemble.")] = None,
+    chunk_size: Annotated[int | None, typer.Option(min=1, help="Frames per chunk (instead of --chunks).")] = None,
+    max_parallel_chunks: Annotated[int | None, typer.Option(min=1, max=256, help="Upper bound on chunks.")] = None,
+    backend: Annotated[str, typer.Option(help="local (this machine) or rie (Lambda RIE endpoints).")] = "local",
+    endpoint: Annotated[list[str] | None, typer.Option(help="RIE invoke URL (repeat for several workers).")] = None,
+    bucket: Annotated[str | None, typer.Option(help="S3 bucket for the rie backend.")] = None,
+) -> None:
+    """Render a composition to a video file."""
+    _choice(fmt, FORMATS, "format")
+    _choice(quality, QUALITIES, "quality")
+    out = output or default_output(project, fmt)
+    values = parse_variables(variables, variables_file)
+    options: dict[str, Any] = dict(
+        fps=fps, format=fmt, codec=codec, quality=quality, crf=crf, variables=values, strict_variables=strict_variables
+    )
+    distributed = chunks is not None or chunk_size is not None or max_parallel_chunks is not None or workers > 1
+    if backend != "local" or distributed:
+        from app.cli import chunked
+
+        chunked.render_chunked(
+            project,
+            out,
+            options,
+            chunks=chunks or (workers if workers > 1 else None),
+            chunk_size=chunk_size,
+            max_parallel_chunks=max_parallel_chunks,
+            workers=workers,
+            backend=backend,
+            endpoints=endpoint or [],
+            bucket=bucket,
+        )
+        return
+    with progress_bar(f"rendering {project.name}") as update:
+        result = render_locally(project, out, RenderOptions(**options), progress=update)
+    print_summary(result)
+
+
+def print_summary(result: RenderResult) -> None:
+    for warning in result.warnings:
+        console.print(f"[yellow]warning[/]: {warning}")
+    console.print(
+        f"[green]✓[/] {result.output} — {result.frames} frames, {result.duration_seconds:.2f} s, "
+        f"{result.width}x{result.height}, {human_size(result.size_bytes)}, {result.wall_seconds:.1f} s wall, "
+        f"{result.frames_per_second:.1f} fps ({result.capture_mode}{', audio' if result.has_audio else ''})",
+        highlight=False,
+    )

@@ -1,0 +1,192 @@
+"""Capture: open a composition in a warm browser, wait until it is ready, then seek and grab frames.
+
+Frame ``i`` is the page seeked to ``t = i / fps`` and captured once, with BeginFrame (the default:
+frames exist only when we ask for them) or Page.captureScreenshot (the fallback). A session is bound
+to one page; the browser outlives it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from app.engine import runtime
+from app.engine.chrome import CapturePage, WarmBrowser, begin_frame
+from app.errors import CaptureTimeoutError, PageError
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Request, Route
+
+    from app.engine.media import VideoFrames
+    from app.engine.server import ProjectServer
+
+log = logging.getLogger(__name__)
+
+READY_POLL_SECONDS = 0.02
+_TRANSPARENT_CSS = "html,body,[data-composition-id]{background:transparent!important}"
+_SEEK = "async ([t, frames]) => { await window.__hf.seek(t); if (frames) await window.__hf.showVideoFrames(frames); }"
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    fps: int
+    width: int
+    height: int
+    image: str  # "jpeg" | "png"
+    jpeg_quality: int
+    transparent: bool
+    variables: dict[str, Any] | None
+    warmup_ticks: int = 30
+    ready_timeout_seconds: float = 45.0
+    navigation_timeout_seconds: float = 60.0
+
+
+@dataclass
+class CaptureSession:
+    """One composition loaded in one page, ready to capture any frame."""
+
+    browser: WarmBrowser
+    server: ProjectServer
+    settings: CaptureSettings
+    videos: Sequence[VideoFrames] = ()
+    page: CapturePage | None = None
+    page_errors: list[str] = field(default_factory=list)
+    blocked_requests: list[str] = field(default_factory=list)
+    boot_seconds: float = 0.0
+    _ticks: float = 0.0
+    _last_frame: bytes | None = None
+    _last_video_urls: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def interval_ms(self) -> float:
+        return 1000.0 / self.settings.fps
+
+    def open(self) -> None:
+        """Load the page and wait for readiness; raises CaptureTimeoutError/PageError with what is missing."""
+        started = time.perf_counter()
+        s = self.settings
+        self.page = page = self.browser.new_page(s.width, s.height)
+        page.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.context.add_init_script(script=runtime.virtual_time_script(s.fps, s.variables))
+        page.context.route(lambda url: not url.startswith(self.server.origin), self._route_external)
+        if s.transparent:
+            page.cdp.send("Emulation.setDefaultBackgroundColorOverride", {"color": {"r": 0, "g": 0, "b": 0, "a": 0}})
+        try:
+            page.page.goto(self.server.entry_url, wait_until="load", timeout=s.navigation_timeout_seconds * 1000)
+        except Exception as exc:
+            raise CaptureTimeoutError(f"the composition page did not load: {_first_line(exc)}") from exc
+        if s.transparent:
+            page.page.add_style_tag(content=_TRANSPARENT_CSS)
+        self._wait_until_ready()
+        for _ in range(s.warmup_ticks):
+            self._tick(None)
+        self.boot_seconds = time.perf_counter() - started
+
+    def page_duration(self) -> float:
+        assert self.page is not None
+        return float(self.page.page.evaluate("() => window.__hf.duration"))
+
+    def capture(self, index: int) -> bytes:
+        """Seek to frame ``index`` and return its image bytes."""
+        assert self.page is not None
+        t = index / self.settings.fps
+        frames = self._video_frame_urls(t)
+        try:
+            self.page.page.evaluate(_SEEK, [t, frames])
+        except Exception as exc:
+            raise PageError(
+                f"seeking to frame {index} (t={t:.3f} s) failed: {_first_line(exc)}{self._errors()}"
+            ) from exc
+        if self.page.mode == "beginframe":
+            data = self._tick(self.settings.image)
+            if data is None:  # no damage: the picture did not change since the last frame
+                data = self._last_frame or self._tick(self.settings.image)
+        else:
+            data = self._screenshot()
+        if data is None:
+            raise PageError(f"Chrome returned no image for frame {index}{self._errors()}")
+        self._last_frame = data
+        return data
+
+    def close(self) -> None:
+        if self.page is not None:
+            self.page.close()
+            self.page = None
+
+    def _tick(self, image: str | None) -> bytes | None:
+        assert self.page is not None
+        self._ticks += self.interval_ms
+        return begin_frame(self.page, self._ticks, self.interval_ms, image, self.settings.jpeg_quality)
+
+    def _screenshot(self) -> bytes:
+        assert self.page is not None
+        s = self.settings
+        params: dict[str, Any] = {"format": s.image, "fromSurface": True, "captureBeyondViewport": False}
+        params["clip"] = {"x": 0, "y": 0, "width": s.width, "height": s.height, "scale": 1}
+        if s.image == "jpeg":
+            params.update(quality=s.jpeg_quality, optimizeForSpeed=True)
+        return base64.b64decode(self.page.cdp.send("Page.captureScreenshot", params)["data"])
+
+    def _wait_until_ready(self) -> None:
+        assert self.page is not None
+        deadline = time.monotonic() + self.settings.ready_timeout_seconds
+        waiting: list[str] = ["bridge"]
+        while time.monotonic() < deadline:
+            waiting = self.page.page.evaluate(
+                "() => window.__hf && window.__hf.readiness ? window.__hf.readiness() : ['bridge']"
+            )
+            if not waiting:
+                self.page.page.evaluate("() => window.__hf.settle()")
+                return
+            if self.page.mode == "beginframe":
+                self._tick(None)  # the page's rendering only advances on BeginFrames
+            time.sleep(READY_POLL_SECONDS)
+        raise CaptureTimeoutError(
+            f"the composition was not ready after {self.settings.ready_timeout_seconds:.0f} s; still waiting for: "
+            f"{', '.join(waiting)}{self._errors()}. Check that the page registers window.__timelines[<composition id>] "
+            "and that every image and font it uses exists in the project"
+        )
+
+    def _video_frame_urls(self, t: float) -> dict[str, str | None] | None:
+        if not self.videos:
+            return None
+        urls: dict[str, str | None] = {}
+        for video in self.videos:
+            frame = video.frame_for_time(t)
+            urls[video.element_id] = (
+                None if frame is None else self.server.frame_url(f"{video.directory}/{video.frame_name(frame)}")
+            )
+        changed = urls != self._last_video_urls
+        self._last_video_urls = urls
+        return urls if changed else None
+
+    def _route_external(self, route: Route, request: Request) -> None:
+        local = runtime.gsap_cdn_file(request.url)
+        if local is not None:
+            route.fulfill(path=local, content_type="text/javascript")
+            return
+        if request.url.startswith(("data:", "blob:")):
+            route.continue_()
+            return
+        self.blocked_requests.append(request.url)
+        log.warning("blocked a network request during render", extra={"url": request.url})
+        route.abort()
+
+    def _errors(self) -> str:
+        notes = []
+        if self.page_errors:
+            notes.append("page errors: " + " | ".join(self.page_errors[:3]))
+        if self.blocked_requests:
+            notes.append(
+                "blocked network requests (renders are offline; put these files in the project): "
+                + ", ".join(self.blocked_requests[:3])
+            )
+        return ("; " + "; ".join(notes)) if notes else ""
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,128 @@
+// framecast bridge: injected before </body>, after the HyperFrames runtime (end of <head>) and the page.
+// Exposes the engine protocol on window.__hf:
+//   duration          seconds, 0 until the runtime says it is ready to render
+//   seek(t)           seek the runtime and virtual time to t seconds; resolves when the page settled
+//   readiness()       what the engine still waits for (empty list = ready)
+//   showVideoFrames(frames)  lay extracted video frames over their hidden <video> elements
+(function () {
+  "use strict";
+  var clock = window.__FRAMECAST_VIRTUAL_TIME__;
+  var overlays = {};
+
+  function player() {
+    return window.__player && typeof window.__player.renderSeek === "function" ? window.__player : null;
+  }
+
+  function duration() {
+    var p = player();
+    if (!p || window.__renderReady !== true) return 0;
+    var value = Number(p.getDuration());
+    return Number.isFinite(value) && value > 0 ? value : 0;
+  }
+
+  function pendingTimelines() {
+    var timelines = window.__timelines || {};
+    var missing = [];
+    document.querySelectorAll("[data-composition-id]").forEach(function (el) {
+      if (el.hasAttribute("data-no-timeline")) return;
+      var id = el.getAttribute("data-composition-id");
+      if (!timelines[id]) missing.push(id);
+    });
+    return missing;
+  }
+
+  function pendingImages() {
+    var pending = [];
+    document.querySelectorAll("img").forEach(function (img) {
+      if (img.classList.contains("__framecast_video_frame__")) return;
+      if (img.getAttribute("src") && !img.complete) pending.push(img.getAttribute("src"));
+    });
+    return pending;
+  }
+
+  function readiness() {
+    var waiting = [];
+    if (!player()) waiting.push("runtime player");
+    else if (window.__renderReady !== true) waiting.push("runtime render readiness");
+    else if (duration() <= 0) waiting.push("a duration above 0");
+    pendingTimelines().forEach(function (id) { waiting.push("timeline " + id); });
+    pendingImages().forEach(function (src) { waiting.push("image " + src); });
+    if (document.fonts && document.fonts.status !== "loaded") waiting.push("fonts");
+    return waiting;
+  }
+
+  async function settle() {
+    var images = Array.prototype.slice.call(document.images).filter(function (img) {
+      return img.complete && img.naturalWidth > 0;
+    });
+    await Promise.all(images.map(function (img) { return img.decode().catch(function () {}); }));
+    if (document.fonts) await document.fonts.ready;
+    if (typeof window.__hfForceTimelineRebind === "function") window.__hfForceTimelineRebind();
+  }
+
+  async function seek(t) {
+    var p = player();
+    if (!p) throw new Error("HyperFrames runtime player is not ready");
+    p.renderSeek(t);
+    clock.seekToTime(t * 1000);
+    if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();
+  }
+
+  function overlayFor(video) {
+    var id = video.getAttribute("id") || "";
+    var img = overlays[id];
+    if (!img || !img.isConnected) {
+      img = document.createElement("img");
+      img.className = "__framecast_video_frame__";
+      img.decoding = "sync";
+      img.style.position = "absolute";
+      img.style.pointerEvents = "none";
+      video.insertAdjacentElement("afterend", img);
+      overlays[id] = img;
+    }
+    return img;
+  }
+
+  var COPIED_STYLES = ["opacity", "transform", "transformOrigin", "filter", "mixBlendMode", "borderRadius",
+    "clipPath", "objectFit", "objectPosition", "zIndex", "boxSizing"];
+
+  function place(img, video) {
+    var style = getComputedStyle(video);
+    COPIED_STYLES.forEach(function (name) { img.style[name] = style[name]; });
+    img.style.left = video.offsetLeft + "px";
+    img.style.top = video.offsetTop + "px";
+    img.style.width = video.offsetWidth + "px";
+    img.style.height = video.offsetHeight + "px";
+  }
+
+  // frames: {videoElementId: url or null}. null hides the overlay (the clip is not on screen).
+  async function showVideoFrames(frames) {
+    var decodes = [];
+    Object.keys(frames).forEach(function (id) {
+      var video = document.getElementById(id);
+      if (!video) return;
+      var img = overlayFor(video);
+      video.style.setProperty("visibility", "hidden", "important");
+      var url = frames[id];
+      var visible = url !== null && video.offsetParent !== null;
+      img.style.visibility = visible ? "visible" : "hidden";
+      if (!visible) return;
+      place(img, video);
+      if (img.getAttribute("src") !== url) {
+        img.setAttribute("src", url);
+        decodes.push(img.decode().catch(function () {}));
+      }
+    });
+    await Promise.all(decodes);
+  }
+
+  var hf = window.__hf || {};
+  // A getter, not a copied value: the duration becomes known only once the runtime is ready.
+  Object.defineProperty(hf, "duration", { get: duration, configurable: true, enumerable: true });
+  window.__hf = Object.assign(hf, {
+    seek: seek,
+    settle: settle,
+    readiness: readiness,
+    showVideoFrames: showVideoFrames,
+  });
+})();

@@ -1,0 +1,305 @@
+"""Single-machine render: project folder → video file (or PNG folder), all on this machine.
+
+``render`` resolves the options, captures every frame in a warm browser while ffmpeg encodes them,
+mixes the audio alongside, and muxes. ``capture_range`` is the piece the distributed chunk worker
+reuses: frames [start, end) of a prepared composition into any FrameSink. The output appears only
+when complete (temporary name, then rename); temporary folders are removed in ``finally``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.engine import audio, media, mux
+from app.engine.capture import CaptureSession, CaptureSettings
+from app.engine.chrome import CaptureMode, acquire_browser
+from app.engine.composition import Composition, check_duration, read_composition
+from app.engine.encoder import FrameSink, PngFolderSink, StreamingEncoder
+from app.engine.formats import (
+    JPEG_QUALITY,
+    Codec,
+    Format,
+    FormatSpec,
+    Quality,
+    format_spec,
+    fps_or_error,
+    resolve_codec,
+    resolve_crf,
+)
+from app.engine.server import ProjectServer
+from app.engine.variables import check_variables
+from app.errors import FramecastError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+DEFAULT_FPS = 30
+
+
+class RenderOptions(BaseModel):
+    """What a user may choose for one render; everything else comes from the composition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fps: int | None = None
+    format: Format = "mp4"
+    codec: Codec | None = None
+    quality: Quality = "standard"
+    crf: int | None = None
+    variables: dict[str, Any] | None = None
+    strict_variables: bool = False
+    workers: int = Field(default=1, ge=1, le=16)
+    capture_mode: CaptureMode = "beginframe"
+
+
+class RenderResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    output: Path
+    frames: int
+    fps: int
+    width: int
+    height: int
+    duration_seconds: float
+    size_bytes: int
+    wall_seconds: float
+    capture_mode: str
+    has_audio: bool
+    warnings: list[str]
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.wall_seconds if self.wall_seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A composition with every render decision resolved, before any browser runs."""
+
+    composition: Composition
+    spec: FormatSpec
+    codec: Codec
+    fps: int
+    crf: int | None
+    quality: Quality
+    warnings: tuple[str, ...]
+
+    def capture_settings(self, variables: dict[str, Any] | None, warmup_ticks: int = 30) -> CaptureSettings:
+        return CaptureSettings(
+            fps=self.fps,
+            width=self.composition.width,
+            height=self.composition.height,
+            image=self.spec.capture_image,
+            jpeg_quality=JPEG_QUALITY[self.quality],
+            transparent=self.spec.alpha,
+            variables=variables,
+            warmup_ticks=warmup_ticks,
+        )
+
+
+def prepare(project_dir: Path, options: RenderOptions) -> Prepared:
+    """Validate everything that can be validated without a browser (raises InputError subclasses)."""
+    composition = read_composition(project_dir)
+    spec = format_spec(options.format)
+    codec = resolve_codec(spec, options.codec)
+    fps = fps_or_error(options.fps or composition.fps or DEFAULT_FPS)
+    crf = resolve_crf(codec, options.quality, options.crf)
+    warnings = check_variables(options.variables, composition.variables_declaration, strict=options.strict_variables)
+    for warning in warnings:
+        log.warning(warning)
+    return Prepared(composition, spec, codec, fps, crf, options.quality, tuple(warnings))
+
+
+def frame_count(duration: float, fps: int) -> int:
+    """Frames for ``duration`` seconds: round when within 1e-3 of a whole frame, else ceil."""
+    exact = duration * fps
+    nearest = round(exact)
+    return int(nearest if abs(exact - nearest) <= 1e-3 else math.ceil(exact))
+
+
+@dataclass
+class CaptureStats:
+    boot_seconds: float
+    capture_seconds: float
+    frames: int
+    capture_mode: str
+
+
+def open_session(
+    prepared: Prepared,
+    server: ProjectServer,
+    variables: dict[str, Any] | None,
+    *,
+    preferred_mode: CaptureMode = "beginframe",
+    videos: Sequence[media.VideoFrames] = (),
+    warmup_ticks: int = 30,
+) -> CaptureSession:
+    session = CaptureSession(
+        acquire_browser(preferred_mode), server, prepared.capture_settings(variables, warmup_ticks), videos
+    )
+    try:
+        session.open()
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def capture_range(session: CaptureSession, start: int, end: int, sink: FrameSink, progress: Progress | None) -> float:
+    """Capture frames [start, end) into ``sink``; returns the seconds spent."""
+    started = time.perf_counter()
+    for index in range(start, end):
+        sink.write(index, session.capture(index))
+        if progress:
+            progress(index - start + 1, end - start)
+    return time.perf_counter() - started
+
+
+def render(
+    project_dir: Path, out_path: Path, options: RenderOptions | None = None, progress: Progress | None = None
+) -> RenderResult:
+    """Render ``project_dir`` to ``out_path``; nothing is left at ``out_path`` unless it succeeds."""
+    started = time.perf_counter()
+    options = options or RenderOptions()
+    prepared = prepare(project_dir, options)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="framecast-render-"))
+    try:
+        frames, capture_mode, has_audio = _render_into(prepared, options, work, out_path, progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return RenderResult(
+        output=out_path,
+        frames=frames,
+        fps=prepared.fps,
+        width=prepared.composition.width,
+        height=prepared.composition.height,
+        duration_seconds=frames / prepared.fps,
+        size_bytes=_size(out_path),
+        wall_seconds=time.perf_counter() - started,
+        capture_mode=capture_mode,
+        has_audio=has_audio,
+        warnings=list(prepared.warnings),
+    )
+
+
+def _render_into(
+    prepared: Prepared, options: RenderOptions, work: Path, out_path: Path, progress: Progress | None
+) -> tuple[int, str, bool]:
+    composition = prepared.composition
+    frames_dir = work / "video-frames"
+    with ProjectServer(composition.project_dir, frames_dir=frames_dir) as server:
+        session = open_session(prepared, server, options.variables, preferred_mode=options.capture_mode)
+        try:
+            duration = composition.duration or session.page_duration()
+            check_duration(duration, source="the composition's duration")
+            total = frame_count(duration, prepared.fps)
+            session.videos = media.extract_all_videos(composition, prepared.fps, total / prepared.fps, frames_dir)
+            audio_job = _AudioJob(composition, total / prepared.fps, work / "audio.m4a")
+            sink, finalize = _output_for(prepared, work, out_path)
+            try:
+                capture_range(session, 0, total, sink, progress)
+                sink.finish()
+                has_audio = audio_job.result()
+                finalize(audio_job.path if has_audio else None, total / prepared.fps)
+            except BaseException:
+                sink.abort()
+                audio_job.result(raise_errors=False)
+                raise
+            return total, session.page.mode if session.page else "?", has_audio
+        finally:
+            session.close()
+
+
+class _AudioJob:
+    """Mixes the audio in a thread while the frames are being captured."""
+
+    def __init__(self, composition: Composition, seconds: float, path: Path) -> None:
+        self.path = path
+        self._mixed = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(composition, seconds), daemon=True)
+        self._thread.start()
+
+    def _run(self, composition: Composition, seconds: float) -> None:
+        try:
+            self._mixed = audio.mix_audio(composition, seconds, self.path)
+        except BaseException as exc:  # re-raised on the caller's thread in result()
+            self._error = exc
+
+    def result(self, raise_errors: bool = True) -> bool:
+        self._thread.join()
+        if self._error is not None and raise_errors:
+            raise self._error
+        return self._mixed
+
+
+def _output_for(
+    prepared: Prepared, work: Path, out_path: Path
+) -> tuple[FrameSink, Callable[[Path | None, float], None]]:
+    """The sink frames go to, and the step that turns its result into ``out_path`` atomically."""
+    spec = prepared.spec
+    if spec.is_sequence:
+        staging = out_path.parent / f".{out_path.name}.partial-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+
+        def publish_folder(audio_path: Path | None, seconds: float) -> None:
+            if audio_path is not None:
+                shutil.copyfile(audio_path, staging / "audio.m4a")
+            replace_dir(staging, out_path)
+
+        return _CleanupSink(PngFolderSink(staging), staging), publish_folder
+    video_path = work / f"video{spec.extension}"
+    encoder = StreamingEncoder(video_path, spec, prepared.codec, prepared.quality, prepared.crf, fps=prepared.fps)
+
+    def publish_file(audio_path: Path | None, seconds: float) -> None:
+        mux.mux(video_path, audio_path, out_path, fmt=spec.name, total_seconds=seconds)  # type: ignore[arg-type]
+
+    return encoder, publish_file
+
+
+class _CleanupSink:
+    """A PNG folder sink whose staging folder is removed when the render fails."""
+
+    def __init__(self, inner: PngFolderSink, staging: Path) -> None:
+        self.inner = inner
+        self.staging = staging
+
+    def write(self, index: int, image: bytes) -> None:
+        self.inner.write(index, image)
+
+    def finish(self) -> None:
+        self.inner.finish()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def replace_dir(staging: Path, target: Path) -> None:
+    """Put ``staging`` at ``target``, replacing an older folder there; never a half-written target."""
+    if target.exists() and not target.is_dir():
+        raise FramecastError(f"{target} exists and is not a folder; remove it or choose another output")
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
