@@ -32,6 +32,7 @@ def make_video(
         args += ["-preset", "ultrafast", "-crf", "35", "-threads", "1"]
     else:
         args += ["-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k"]
+    path.parent.mkdir(parents=True, exist_ok=True)
     run_ffmpeg([*args, path], what=f"generating test video {path.name}")
     return path
 
@@ -46,6 +47,7 @@ def make_tone(
 ) -> Path:
     """A sine at ffmpeg's default amplitude (1/8 full scale), as WAV (exact length, no codec priming)."""
     source = f"sine=f={hz}:r={sample_rate}:d={seconds}"
+    path.parent.mkdir(parents=True, exist_ok=True)
     run_ffmpeg(["-f", "lavfi", "-i", source, "-ac", str(channels), *BITEXACT, path], what=f"generating {path.name}")
     return path
 

@@ -1,0 +1,50 @@
+"""The render configuration a plan locks: validated once, at the edge, naming the bad field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from app.engine.formats import SUPPORTED_FPS, Codec, Format, Quality
+from app.errors import InvalidConfigError
+
+DEFAULT_MAX_PARALLEL_CHUNKS = 16
+MAX_PARALLEL_CHUNKS_LIMIT = 256
+DEFAULT_MIN_CHUNK_FRAMES = 10
+
+
+class RenderConfig(BaseModel):
+    """Everything a user chooses for a distributed render. Accepts snake_case or camelCase keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    fps: int | None = None
+    format: Format = "mp4"
+    codec: Codec | None = None
+    quality: Quality = "standard"
+    crf: int | None = Field(default=None, ge=0, le=63)
+    chunk_size: int | None = Field(default=None, ge=1)
+    max_parallel_chunks: int = Field(default=DEFAULT_MAX_PARALLEL_CHUNKS, ge=1, le=MAX_PARALLEL_CHUNKS_LIMIT)
+    min_chunk_frames: int = Field(default=DEFAULT_MIN_CHUNK_FRAMES, ge=1)
+    variables: dict[str, Any] | None = None
+    strict_variables: bool = False
+
+    @field_validator("fps")
+    @classmethod
+    def _fps_supported(cls, value: int | None) -> int | None:
+        if value is not None and value not in SUPPORTED_FPS:
+            raise ValueError(f"must be one of {', '.join(map(str, SUPPORTED_FPS))}")
+        return value
+
+    @classmethod
+    def parse(cls, data: Any) -> RenderConfig:
+        """Validate untrusted input; raise INVALID_CONFIG naming every bad field."""
+        try:
+            return cls.model_validate(data or {})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}" for error in exc.errors()
+            )
+            raise InvalidConfigError(f"invalid render config: {problems}") from exc

@@ -1,0 +1,181 @@
+"""render_chunk: render frames [start, end) of a plan into one concat-safe segment.
+
+Pure function over local paths; no network. Before any frame: the plan files this chunk needs are
+verified against the manifest, the index against the plan, and this worker's ffmpeg and Chrome
+against the versions the plan recorded. Same plan + index → byte-identical output, so a retried
+task overwrites its output with the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from app.distributed import layout
+from app.distributed.manifest import chunk_role, read_manifest, sha256_file, verify_plan_files, write_atomic
+from app.engine.capture import CaptureSession, CaptureSettings
+from app.engine.chrome import acquire_browser
+from app.engine.encoder import FRAME_NAME, StreamingEncoder
+from app.engine.ffmpeg import ffmpeg_version
+from app.engine.formats import format_spec
+from app.engine.render import capture_range
+from app.engine.server import ProjectServer
+from app.errors import BrowserVersionMismatchError, ChunkIndexOutOfRangeError, FfmpegVersionMismatchError
+
+SEQUENCE_CHUNK_EXTENSION = ".tar"
+
+
+class ChunkResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    output: Path
+    sha256: str
+    frames: int
+    start_frame: int
+    end_frame: int
+    boot_seconds: float
+    capture_seconds: float
+    encode_seconds: float
+    duration_ms: int
+
+
+def chunk_extension(fmt: str) -> str:
+    spec = format_spec(fmt)
+    return SEQUENCE_CHUNK_EXTENSION if spec.is_sequence else spec.extension
+
+
+def _check_index(plan_dir: Path, index: int) -> None:
+    count = read_manifest(plan_dir).chunk_count
+    if not 0 <= index < count:
+        raise ChunkIndexOutOfRangeError(
+            f"chunk index {index} out of range [0, {count}); re-plan or use an index below {count}"
+        )
+
+
+def _check_versions(meta: layout.PlanMeta) -> None:
+    worker_ffmpeg = ffmpeg_version()
+    if worker_ffmpeg != meta.ffmpeg_version:
+        raise FfmpegVersionMismatchError(
+            f"this worker has ffmpeg {worker_ffmpeg} but the plan was made with {meta.ffmpeg_version}; "
+            "run planner and workers from the same image"
+        )
+    browser = acquire_browser("beginframe" if meta.capture_mode == "beginframe" else "screenshot")
+    if browser.version != meta.chrome_version or browser.mode != meta.capture_mode:
+        raise BrowserVersionMismatchError(
+            f"this worker has Chrome {browser.version} ({browser.mode}) but the plan was made with "
+            f"{meta.chrome_version} ({meta.capture_mode}); run planner and workers from the same image"
+        )
+
+
+def render_chunk(plan_dir: Path, index: int, out_path: Path, *, plan_hash: str | None = None) -> ChunkResult:
+    started = time.perf_counter()
+    _check_index(plan_dir, index)
+    verify_plan_files(plan_dir, chunk_role(index), plan_hash)
+    meta = layout.read_meta(plan_dir)
+    _check_versions(meta)
+    start, end = meta.chunks[index]
+    settings = CaptureSettings(
+        fps=meta.fps,
+        width=meta.width,
+        height=meta.height,
+        image=meta.capture_image,
+        jpeg_quality=meta.jpeg_quality,
+        transparent=meta.transparent,
+        variables=meta.variables,
+        warmup_ticks=meta.warmup_ticks,
+    )
+    spec = format_spec(meta.format)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    browser = acquire_browser(meta.capture_mode)  # type: ignore[arg-type]  # validated by _check_versions
+    with ProjectServer(plan_dir / layout.PROJECT_DIR, frames_dir=plan_dir / layout.FRAMES_DIR) as server:
+        session = CaptureSession(browser, server, settings, meta.videos)
+        try:
+            session.open()
+            if spec.is_sequence:
+                capture_seconds, encode_seconds = _png_chunk(session, start, end, out_path)
+            else:
+                capture_seconds, encode_seconds = _video_chunk(session, meta, start, end, out_path)
+        finally:
+            session.close()
+    return ChunkResult(
+        index=index,
+        output=out_path,
+        sha256=sha256_file(out_path),
+        frames=end - start,
+        start_frame=start,
+        end_frame=end,
+        boot_seconds=round(session.boot_seconds, 3),
+        capture_seconds=round(capture_seconds, 3),
+        encode_seconds=round(encode_seconds, 3),
+        duration_ms=round((time.perf_counter() - started) * 1000),
+    )
+
+
+def _video_chunk(
+    session: CaptureSession, meta: layout.PlanMeta, start: int, end: int, out_path: Path
+) -> tuple[float, float]:
+    spec = format_spec(meta.format)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=spec.extension, dir=out_path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    encoder = StreamingEncoder(
+        tmp,
+        spec,
+        meta.codec,
+        meta.quality,
+        meta.crf,
+        fps=meta.fps,
+        segment_frames=end - start,  # type: ignore[arg-type]
+    )
+    try:
+        capture_seconds = capture_range(session, start, end, encoder, None)
+        waited = time.perf_counter()
+        encoder.finish()
+        encode_seconds = time.perf_counter() - waited
+        os.replace(tmp, out_path)
+    except BaseException:
+        encoder.abort()
+        tmp.unlink(missing_ok=True)
+        raise
+    return capture_seconds, encode_seconds
+
+
+class _TarSink:
+    """Collects PNG frames, globally numbered, for a deterministic tar (fixed order, mtime, owner)."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, bytes]] = []
+
+    def write(self, index: int, image: bytes) -> None:
+        self.frames.append((FRAME_NAME.format(index + 1), image))
+
+    def finish(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        self.frames.clear()
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for name, data in self.frames:
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime, info.mode = len(data), 0, 0o644
+                tar.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+
+def _png_chunk(session: CaptureSession, start: int, end: int, out_path: Path) -> tuple[float, float]:
+    sink = _TarSink()
+    capture_seconds = capture_range(session, start, end, sink, None)
+    waited = time.perf_counter()
+    data = sink.to_bytes()
+    write_atomic(out_path, data)
+    return capture_seconds, time.perf_counter() - waited
