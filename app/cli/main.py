@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.logging import RichHandler
 
-from app.cli import render_cmd
+from app.cli import distributed_cmds, render_cmd
 from app.cli.progress import console
 from app.errors import FramecastError
 
@@ -24,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("render")(render_cmd.render)
-# distributed_cmds.register(app)
+distributed_cmds.register(app)
 
 
 @app.callback()

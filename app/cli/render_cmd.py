@@ -80,8 +80,6 @@ def render(
 
 
 def print_summary(result: RenderResult) -> None:
-    for warning in result.warnings:
-        console.print(f"[yellow]warning[/]: {warning}")
     console.print(
         f"[green]✓[/] {result.output} — {result.frames} frames, {result.duration_seconds:.2f} s, "
         f"{result.width}x{result.height}, {human_size(result.size_bytes)}, {result.wall_seconds:.1f} s wall, "

@@ -42,6 +42,8 @@ FRAME_PATTERN = "frame_%06d"
 JPEG_QUALITY = 2  # ffmpeg -q:v scale (2 = best practical); frames are intermediates, keep them sharp
 _LOOKUP_EPSILON = 1e-9  # absorbs float error in t * fps so that t = k / fps lands on frame k
 _FORCED_ALPHA_DECODERS = {"vp9": "libvpx-vp9", "vp8": "libvpx"}  # ffmpeg's native vp8/vp9 drop alpha
+_EXTRACT_TIMEOUT_SECONDS = 600.0
+_SLOWEST_EXTRACT_FPS = 10.0  # long clips get more time: decode + JPEG of a 4K source on 2 cores, with margin
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -73,8 +75,8 @@ def resolve_media_path(project_dir: Path, src: str) -> Path:
     if parts.scheme or parts.netloc:
         kind = "remote" if parts.scheme in ("http", "https", "") else f"{parts.scheme}:"
         raise VideoSourceUnrenderableError(
-            f"media src {src!r} is a {kind} URL; media is not fetched at render time. "
-            "Copy the file into the project folder and reference it with a relative path"
+            f"media src {src!r} is a {kind} URL; only files inside the project folder are rendered (nothing is "
+            "fetched at render time). Copy the file into the project and reference it with a relative path"
         )
     relative = unquote(parts.path)
     if not relative or relative.startswith(("/", "\\")):
@@ -283,7 +285,11 @@ def extract_video_frames(
     try:
         if window.frame_limit > 0:
             args = _ffmpeg_extract_args(path, info, video, window, fps, staging, ext)
-            run_ffmpeg(args, what=f"extracting frames of <video id={video.element_id!r}> from {video.src}")
+            run_ffmpeg(
+                args,
+                what=f"extracting frames of <video id={video.element_id!r}> from {video.src}",
+                timeout=_EXTRACT_TIMEOUT_SECONDS + window.frame_limit / _SLOWEST_EXTRACT_FPS,
+            )
         count = len(list(staging.glob(f"frame_*.{ext}")))
         if window.frame_limit > 0 and count == 0:
             raise VideoSourceUnrenderableError(

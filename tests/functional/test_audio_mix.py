@@ -84,6 +84,14 @@ def test_media_start_and_playback_rate_shorten_what_is_heard(project: Path) -> N
     assert rms(samples, rate, 1.1, 2.0) < SILENCE
 
 
+def test_looping_clip_repeats_until_the_render_ends(project: Path) -> None:
+    make_tone(project / "short.wav", seconds=0.5)
+    samples, rate = decode_audio(mixed(project, '<audio id="a" src="short.wav" data-start="0.5" loop></audio>', 3.0))
+    assert rms(samples, rate, 0.0, 0.45) < SILENCE
+    for start in (0.6, 1.6, 2.6):
+        assert rms(samples, rate, start, start + 0.3) == pytest.approx(TONE_RMS, rel=0.05)
+
+
 def test_video_with_audio_track_is_mixed(project: Path) -> None:
     make_video(project / "clip.mp4", seconds=1, beep_hz=660)
     body = '<video id="v" src="clip.mp4" data-start="0.5" data-has-audio="true" muted></video>'

@@ -36,6 +36,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     composition = read_composition(root / "project")
     for name, seconds in (("mix.m4a", SECONDS), ("long.m4a", 3.0), ("short.m4a", 1.0)):
         assert mix_audio(composition, seconds, root / name)
+    assert mix_audio(composition, SECONDS, root / "mix.webm", codec="opus")
     return root
 
 
@@ -93,6 +94,14 @@ def test_webm_re_encodes_aac_to_opus_of_exactly_the_render_length(media: Path, t
     with av.open(str(out)) as container:
         assert container.streams.audio[0].codec_context.name == "opus"
     assert video_packets(out) == video_packets(media / "video.webm")
+    samples, _ = decode_audio(out)
+    assert samples.shape[1] == round(SECONDS * SAMPLE_RATE)
+
+
+def test_webm_copies_an_opus_mix_of_the_right_length(media: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.webm"
+    mux(media / "video.webm", media / "mix.webm", out, fmt="webm", total_seconds=SECONDS)
+    assert audio_packets(out) == audio_packets(media / "mix.webm")
     samples, _ = decode_audio(out)
     assert samples.shape[1] == round(SECONDS * SAMPLE_RATE)
 

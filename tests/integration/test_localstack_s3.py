@@ -56,9 +56,7 @@ def test_head_of_a_missing_key_is_404(s3: Any, bucket: str) -> None:
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-def test_conditional_put_refuses_to_overwrite_an_existing_key(
-    s3_endpoint: S3Endpoint, s3: Any, bucket: str
-) -> None:
+def test_conditional_put_refuses_to_overwrite_an_existing_key(s3_endpoint: S3Endpoint, s3: Any, bucket: str) -> None:
     if not s3_endpoint.supports_conditional_writes:
         pytest.skip(f"{s3_endpoint.backend} ignores If-None-Match on PutObject")
     key = "blobs/sha256/aa"

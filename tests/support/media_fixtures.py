@@ -72,9 +72,10 @@ def audio_stream_seconds(path: Path) -> float:
     """Length of the first audio stream as the container declares it (after the edit list / codec delay)."""
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
-        if stream.duration is not None:
+        if stream.duration is not None and stream.time_base is not None:
             return float(stream.duration * stream.time_base)
-        return float(container.duration) / av.time_base
+        assert container.duration is not None, f"{path} declares no duration"
+        return container.duration / av.time_base
 
 
 def video_packets(path: Path) -> list[bytes]:

@@ -55,7 +55,9 @@ class S3Endpoint:
 
     def client(self, service: str = "s3", **config: Any) -> Any:
         """A boto3 client bound to this endpoint; keyword arguments go to botocore's ``Config``."""
-        return boto3.client(
+        # boto3's stubs overload client() per literal service name; this factory takes any name.
+        make_client: Any = boto3.client
+        return make_client(
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region,

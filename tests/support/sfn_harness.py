@@ -27,6 +27,7 @@ them, so a real handler sees what it would see on AWS. Retry waits are recorded,
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -46,8 +47,10 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.utils import json_path
 
 from tests.support import cfn_yaml
 
@@ -60,6 +63,11 @@ FUNCTION_NAME = "framecast-test-render"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 _UNRESOLVED = re.compile(r"\$\{[A-Za-z0-9_]+\}")
+
+# jsonpath_ng rebuilds its LALR tables on every parse (~40 ms a path, most of a run's time); parsed
+# paths are never mutated, so one cache serves every run in the process.
+_JSON_PATH_PARSE = functools.lru_cache(maxsize=None)(json_path.parse)
+_RESULT_PATH_PARSE = functools.lru_cache(maxsize=None)(result_path.parse)
 
 
 @dataclass(frozen=True)
@@ -305,6 +313,8 @@ def run_state_machine(
         mock_aws(config=MOTO_CONFIG),
         mock.patch.object(retrier_decl, "time", sleeper),
         mock.patch.object(lambda_eval_utils, "boto_client_for", _ClientCache()),
+        mock.patch.object(json_path, "parse", _JSON_PATH_PARSE),
+        mock.patch.object(result_path, "parse", _RESULT_PATH_PARSE),
     ):
         stack = _create_stack(region, bucket, create_bucket)
         router = _Router(handler, stack.function_arn)

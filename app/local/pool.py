@@ -1,0 +1,106 @@
+"""The process-pool backend: plan → chunks in worker processes → assemble, all on this machine.
+
+Each worker process keeps its own warm browser across the chunks it renders, exactly like a reused
+Lambda container. Temporary plan and chunk folders are removed in ``finally``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from app.distributed import AssembleResult, ChunkResult, PlanResult, RenderConfig, assemble, plan, render_chunk
+from app.distributed.render_chunk import chunk_extension
+
+Progress = Callable[[str, int, int], None]
+
+
+class ChunkedRenderResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    plan: PlanResult
+    chunks: list[ChunkResult]
+    assemble: AssembleResult
+    plan_seconds: float
+    chunks_seconds: float
+    assemble_seconds: float
+    wall_seconds: float
+
+
+def default_workers(chunk_count: int) -> int:
+    return max(1, min(chunk_count, os.cpu_count() or 1))
+
+
+def render_chunked(
+    project_dir: Path,
+    out_path: Path,
+    config: RenderConfig,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> ChunkedRenderResult:
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="framecast-chunked-"))
+    try:
+        plan_dir = work / "plan"
+        planned = plan(project_dir, config, plan_dir)
+        plan_seconds = time.perf_counter() - started
+        if progress:
+            progress("chunks", 0, planned.chunk_count)
+        chunk_started = time.perf_counter()
+        paths = [work / "chunks" / f"chunk-{i:05d}{chunk_extension(planned.format)}" for i in range(planned.chunk_count)]
+        results = _render_all(plan_dir, planned, paths, workers or default_workers(planned.chunk_count), progress)
+        chunks_seconds = time.perf_counter() - chunk_started
+        assemble_started = time.perf_counter()
+        assembled = assemble(plan_dir, paths, out_path, plan_hash=planned.plan_hash)
+        return ChunkedRenderResult(
+            plan=planned,
+            chunks=results,
+            assemble=assembled,
+            plan_seconds=plan_seconds,
+            chunks_seconds=chunks_seconds,
+            assemble_seconds=time.perf_counter() - assemble_started,
+            wall_seconds=time.perf_counter() - started,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _render_all(
+    plan_dir: Path, planned: PlanResult, paths: list[Path], workers: int, progress: Progress | None
+) -> list[ChunkResult]:
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if workers == 1:
+        results = []
+        for index, path in enumerate(paths):
+            results.append(render_chunk(plan_dir, index, path, plan_hash=planned.plan_hash))
+            if progress:
+                progress("chunks", index + 1, len(paths))
+        return results
+    # spawn, not fork: the parent may already hold a Playwright driver and its threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(render_chunk, plan_dir, index, path, plan_hash=planned.plan_hash): index
+            for index, path in enumerate(paths)
+        }
+        done_count = 0
+        pending = set(futures)
+        by_index: dict[int, ChunkResult] = {}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                by_index[futures[future]] = future.result()  # re-raises the worker's typed error
+                done_count += 1
+                if progress:
+                    progress("chunks", done_count, len(paths))
+        return [by_index[i] for i in range(len(paths))]
