@@ -13,8 +13,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Final, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
-from pydantic import model_validator as _model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_pascal
 
 from app.aws.s3_uri import S3Uri, parse_object_uri, parse_prefix_uri
@@ -101,7 +109,7 @@ class AssembleEvent(_Wire):
     output_s3_uri: str
     format: Format
 
-    @_model_validator(mode="after")
+    @model_validator(mode="after")
     def _output_matches_format(self) -> AssembleEvent:
         try:
             if self.format == "png-sequence":
