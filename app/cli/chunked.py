@@ -49,7 +49,8 @@ def _local(project: Path, out: Path, config: RenderConfig, workers: int | None) 
     console.print(
         f"[green]✓[/] {out} — {result.plan.total_frames} frames in {result.plan.chunk_count} chunks, "
         f"{human_size(result.assemble.size_bytes)}, {result.wall_seconds:.1f} s wall "
-        f"(plan {result.plan_seconds:.1f} s, chunks {result.chunks_seconds:.1f} s, assemble {result.assemble_seconds:.1f} s; "
+        f"(plan {result.plan_seconds:.1f} s, chunks {result.chunks_seconds:.1f} s, "
+        f"assemble {result.assemble_seconds:.1f} s; "
         f"chunk boot {min(boots):.2f}-{max(boots):.2f} s)",
         highlight=False,
     )
@@ -64,6 +65,11 @@ def _rie(project: Path, out: Path, config: RenderConfig, endpoints: list[str], b
 
     with progress_bar(f"rendering {project.name} on {len(endpoints)} RIE worker(s)", unit="chunks") as update:
         result = render_via_rie(
-            project, out, config, endpoints=endpoints, bucket=bucket, progress=lambda _s, done, total: update(done, total)
+            project,
+            out,
+            config,
+            endpoints=endpoints,
+            bucket=bucket,
+            progress=lambda _s, done, total: update(done, total),
         )
     console.print(f"[green]✓[/] {out} — {result!s}", highlight=False)

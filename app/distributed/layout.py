@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from app.distributed.config import RenderConfig
+from app.engine.chrome import CaptureMode
+from app.engine.formats import Codec, Format, Quality
 from app.engine.media import VideoFrames
 from app.errors import MissingPlanArtifactError
 
@@ -31,13 +33,13 @@ class PlanMeta(BaseModel):
     width: int
     height: int
     fps: int
-    format: str
-    codec: str
-    quality: str
+    format: Format
+    codec: Codec
+    quality: Quality
     crf: int | None
     capture_image: str
     jpeg_quality: int
-    capture_mode: str
+    capture_mode: CaptureMode
     warmup_ticks: int
     transparent: bool
     variables: dict[str, Any] | None

@@ -171,9 +171,9 @@ def _plan_into(prepared: Prepared, config: RenderConfig, staging: Path, started:
     }
     for path, needed_by in _chunk_frame_roles(videos, chunks, prepared.fps).items():
         roles[path] = tuple(sorted(needed_by))
-    for path in (staging / layout.FRAMES_DIR).rglob("*"):
-        relative = path.relative_to(staging).as_posix()
-        if path.is_file() and relative not in roles:
+    for extracted in (staging / layout.FRAMES_DIR).rglob("*"):
+        relative = extracted.relative_to(staging).as_posix()
+        if extracted.is_file() and relative not in roles:
             roles[relative] = ()  # extracted but never shown (rounding at the window's end)
     manifest = build_manifest(staging, roles, len(chunks))
     write_atomic(staging / MANIFEST_NAME, manifest_bytes(manifest))  # last: its presence means complete

@@ -66,7 +66,7 @@ def _check_versions(meta: layout.PlanMeta) -> None:
             f"this worker has ffmpeg {worker_ffmpeg} but the plan was made with {meta.ffmpeg_version}; "
             "run planner and workers from the same image"
         )
-    browser = acquire_browser("beginframe" if meta.capture_mode == "beginframe" else "screenshot")
+    browser = acquire_browser(meta.capture_mode)
     if browser.version != meta.chrome_version or browser.mode != meta.capture_mode:
         raise BrowserVersionMismatchError(
             f"this worker has Chrome {browser.version} ({browser.mode}) but the plan was made with "
@@ -93,7 +93,7 @@ def render_chunk(plan_dir: Path, index: int, out_path: Path, *, plan_hash: str |
     )
     spec = format_spec(meta.format)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    browser = acquire_browser(meta.capture_mode)  # type: ignore[arg-type]  # validated by _check_versions
+    browser = acquire_browser(meta.capture_mode)
     with ProjectServer(plan_dir / layout.PROJECT_DIR, frames_dir=plan_dir / layout.FRAMES_DIR) as server:
         session = CaptureSession(browser, server, settings, meta.videos)
         try:
@@ -132,7 +132,7 @@ def _video_chunk(
         meta.quality,
         meta.crf,
         fps=meta.fps,
-        segment_frames=end - start,  # type: ignore[arg-type]
+        segment_frames=end - start,
     )
     try:
         capture_seconds = capture_range(session, start, end, encoder, None)

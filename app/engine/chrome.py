@@ -173,10 +173,7 @@ def _probe_begin_frame(warm: WarmBrowser) -> bool:
         return False
     try:
         page.page.goto(_PROBE_HTML, wait_until="load", timeout=10_000)
-        for attempt in range(10):
-            if begin_frame(page, 1000 + attempt * 33.0, 33.0, "png", 90):
-                return True
-        return False
+        return any(begin_frame(page, 1000 + attempt * 33.0, 33.0, "png", 90) for attempt in range(10))
     except Exception as exc:
         log.warning("BeginFrame probe failed", extra={"error": str(exc)})
         return False

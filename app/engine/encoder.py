@@ -52,7 +52,7 @@ class StreamingEncoder:
             *(["-movflags", "+faststart"] if spec.name in ("mp4", "mov") else []),
             "-f", _muxer(spec), str(out_path),
         ]  # fmt: skip
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  # closed in finish()/abort()
         self._proc = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
         self.frames = 0
 

@@ -79,7 +79,7 @@ def resolve_codec(spec: FormatSpec, codec: str | None) -> Codec:
         raise FormatNotSupportedError(
             f"codec {codec!r} cannot be used with {spec.name}; use one of: {', '.join(spec.codecs)}"
         )
-    return codec  # type: ignore[return-value]  # narrowed by the membership test above
+    return codec
 
 
 def resolve_crf(codec: Codec, quality: Quality, crf: int | None) -> int | None:

@@ -40,10 +40,9 @@ def inject(html: bytes) -> bytes:
         head_start = _HEAD_START.search(html)
         at = head_start.end() if head_start else 0
         html = html[:at] + runtime_tag + html[at:]
-    body_end = None
-    for body_end in _BODY_END.finditer(html):
-        pass
-    if body_end:
+    matches = list(_BODY_END.finditer(html))
+    if matches:
+        body_end = matches[-1]  # the last one: an earlier "</body>" may sit inside a script string
         return html[: body_end.start()] + bridge_tag + html[body_end.start() :]
     return html + bridge_tag
 

@@ -56,7 +56,9 @@ def render_chunked(
         if progress:
             progress("chunks", 0, planned.chunk_count)
         chunk_started = time.perf_counter()
-        paths = [work / "chunks" / f"chunk-{i:05d}{chunk_extension(planned.format)}" for i in range(planned.chunk_count)]
+        paths = [
+            work / "chunks" / f"chunk-{i:05d}{chunk_extension(planned.format)}" for i in range(planned.chunk_count)
+        ]
         results = _render_all(plan_dir, planned, paths, workers or default_workers(planned.chunk_count), progress)
         chunks_seconds = time.perf_counter() - chunk_started
         assemble_started = time.perf_counter()
