@@ -15,6 +15,7 @@
 # Base and install script are shared with Dockerfile.test (tests/unit/test_container_files.py keeps
 # them in step): what CI tests is what ships.
 FROM python:3.11.14-slim-bookworm
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 ENV LAMBDA_TASK_ROOT=/var/task \
     PYTHONUNBUFFERED=1 \
@@ -41,6 +42,8 @@ RUN bash scripts/install-runtime.sh \
 #    to have the download verified; the build warns when it is empty.
 ARG RIE_URL=https://github.com/aws/aws-lambda-runtime-interface-emulator/releases/download/v1.27/aws-lambda-rie
 ARG RIE_SHA256=""
+# RIE_URL is a URL, which only ADD fetches (hadolint cannot see through the variable).
+# hadolint ignore=DL3020
 ADD --chmod=0755 ${RIE_URL} /usr/local/bin/aws-lambda-rie
 RUN if [ -n "$RIE_SHA256" ]; then \
       echo "$RIE_SHA256  /usr/local/bin/aws-lambda-rie" | sha256sum --check --strict -; \
@@ -57,7 +60,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # 4. framecast itself. Installed editable on purpose: the page runtime lives in
 #    app/engine/js/node_modules (step 1), which is not package data, and app.engine.runtime finds it
 #    next to its own source file; an editable install makes /var/task/app the only copy of the code.
-#    The check runs from / so it proves the installed finder, not the working directory, resolves it.
+#    The check runs with python -P (no working directory on sys.path), so it proves the installed
+#    package, not the current directory, resolves to /var/task/app.
 COPY app ./app
 COPY scripts ./scripts
 COPY --chmod=0755 scripts/lambda-entrypoint.sh /usr/local/bin/lambda-entrypoint.sh
@@ -65,7 +69,7 @@ RUN pip install --no-cache-dir --editable . \
  && rm -rf build framecast.egg-info \
  && find /var/task -path /var/task/app/engine/js/node_modules -prune -o -exec chmod a+rX {} + \
  && python -m compileall -q app \
- && cd / && python -c "import app, sys; sys.exit(0 if app.__file__.startswith('/var/task/app/') else 'app resolves to ' + app.__file__)"
+ && python -P -c "import app, sys; sys.exit(0 if app.__file__.startswith('/var/task/app/') else 'app resolves to ' + app.__file__)"
 
 # Run-time environment: every writable location under /tmp, no bytecode writes (step 4 compiled it).
 # fontconfig has no cache-location variable: its system cache was built in step 1 and its per-user
@@ -78,10 +82,9 @@ ENV HOME=/tmp \
     XDG_DATA_HOME=/tmp/.local/share \
     PYTHONDONTWRITEBYTECODE=1
 
-RUN groupadd --system --gid 10001 framecast \
- && useradd --system --uid 10001 --gid framecast --home-dir /tmp --no-create-home \
-      --shell /usr/sbin/nologin framecast
-USER framecast
+RUN groupadd --gid 10001 framecast \
+ && useradd --uid 10001 --gid framecast --home-dir /tmp --no-create-home --shell /usr/sbin/nologin framecast
+USER 10001:10001
 
 # 5. Build-time gate: Chrome must support BeginFrame capture with this image's exact binaries, run as
 #    the non-root user. The probe exits 0 pass, 1 fail, 2 harness error; anything but 0 fails the

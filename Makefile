@@ -33,9 +33,9 @@ probe:
 	$(PYTHON) scripts/probe_beginframe.py
 
 image:  ## the production Lambda image (needs a Docker engine)
-	docker build -t framecast:latest .
+	docker build -t framecast:local .
 
-up:  ## offline stack: LocalStack + RIE workers render examples/hello into ./out
+up: image  ## offline stack: LocalStack + RIE workers render examples/hello into ./out
 	docker compose up --build --abort-on-container-exit --exit-code-from render
 
 down:

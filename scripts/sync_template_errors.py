@@ -32,7 +32,7 @@ _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 
 
 def _number(value: float, field: str, *, integer: bool) -> str:
-    if value.is_integer():
+    if float(value).is_integer():
         return str(int(value))
     if integer:
         raise ValueError(f"RETRY_POLICY {field} must be a whole number of seconds for Step Functions, got {value}")

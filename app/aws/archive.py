@@ -18,11 +18,10 @@ import shutil
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
-from app.errors import UnsafeArchiveError
+from app.errors import CompositionInvalidError, UnsafeArchiveError
 
 log = logging.getLogger(__name__)
 
@@ -46,35 +45,33 @@ def _project_files(project_dir: Path) -> Iterator[tuple[str, Path]]:
 
 
 def pack_project(project_dir: Path, dest: Path | None = None) -> Path:
-    """Write ``project_dir`` as a reproducible tar.gz (``dest`` or a new temporary file); return its path."""
+    """Write ``project_dir`` as a reproducible tar.gz (``dest`` or a new temporary file); return its path.
+
+    Entries are sorted, with a fixed mode and zero times and owners, so the same files always give
+    the same bytes (a re-upload is a no-op change).
+    """
     if not (project_dir / "index.html").is_file():
-        raise UnsafeArchiveError(f"{project_dir} has no index.html; pass a HyperFrames project folder")
+        raise CompositionInvalidError(f"{project_dir} has no index.html; pass a HyperFrames project folder")
     if dest is None:
         fd, name = tempfile.mkstemp(prefix="framecast-project-", suffix=".tar.gz")
         os.close(fd)
         dest = Path(name)
-    with dest.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
-        _write_tar(gz, _project_files(project_dir))
+    try:
+        with (
+            dest.open("wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            for relative, path in _project_files(project_dir):
+                info = tarfile.TarInfo(relative)
+                info.size = path.stat().st_size
+                info.mode = 0o644
+                with path.open("rb") as source:
+                    tar.addfile(info, source)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
     return dest
-
-
-def pack_folder(folder: Path, dest: Path) -> Path:
-    """Write every file under ``folder`` as a reproducible, uncompressed tar (PNG frames do not shrink)."""
-    files = ((p.relative_to(folder).as_posix(), p) for p in sorted(folder.rglob("*")) if p.is_file())
-    with dest.open("wb") as raw:
-        _write_tar(raw, files)
-    return dest
-
-
-def _write_tar(stream: BinaryIO, files: Iterable[tuple[str, Path]]) -> None:
-    # Fixed mode, zero times and owners: the same files always give the same bytes (idempotent uploads).
-    with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for relative, path in files:
-            info = tarfile.TarInfo(relative)
-            info.size = path.stat().st_size
-            info.mode = 0o644
-            with path.open("rb") as source:
-                tar.addfile(info, source)
 
 
 def _check_member(member: tarfile.TarInfo, seen: set[str]) -> str:

@@ -66,7 +66,9 @@ def _s3_errors(operation: str, uri: S3Uri, missing: MissingError | None = None) 
             "may access it"
         ) from exc
     except (BotoCoreError, Boto3Error) as exc:
-        raise StorageError(f"S3 {operation} of {uri} failed: {exc}; check the endpoint, credentials and network") from exc
+        raise StorageError(
+            f"S3 {operation} of {uri} failed: {exc}; check the endpoint, credentials and network"
+        ) from exc
 
 
 def _missing_object(uri: str) -> FramecastError:
@@ -126,9 +128,7 @@ class S3Transport:
         """
         kind = content_type or mimetypes.guess_type(source.name)[0] or "application/octet-stream"
         with _s3_errors("upload", uri):
-            self.client.upload_file(
-                str(source), uri.bucket, uri.key, ExtraArgs={"ContentType": kind}, Config=_TRANSFER
-            )
+            self.client.upload_file(str(source), uri.bucket, uri.key, ExtraArgs={"ContentType": kind}, Config=_TRANSFER)
         return source.stat().st_size
 
     def upload_folder(self, folder: Path, prefix: S3Uri) -> int:

@@ -114,6 +114,14 @@ def test_runtime_is_installed_by_the_shared_script_before_the_code_is_copied(nam
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
+def test_every_copied_path_exists_in_the_build_context(name: str) -> None:
+    for step in of(dockerfile(name), "COPY"):
+        sources = [word for word in step.args.split()[:-1] if not word.startswith("--")]
+        for source in sources:
+            assert (REPO_ROOT / source).exists(), f"{name}:{step.line} copies missing {source}"
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
 def test_nothing_else_installs_runtime_dependencies(name: str) -> None:
     for step in of(dockerfile(name), "RUN"):
         assert not FOREIGN_INSTALLS.search(step.args), f"{name}:{step.line} installs outside {INSTALL_SCRIPT}"
@@ -127,9 +135,10 @@ def test_base_image_is_pinned_to_an_exact_python_release(name: str) -> None:
     assert re.fullmatch(r"3\.11\.\d+-slim-bookworm", tag), image
 
 
-def test_both_images_share_base_and_run_time_environment() -> None:
+def test_both_images_share_base_shell_and_run_time_environment() -> None:
     prod, test = dockerfile("Dockerfile"), dockerfile("Dockerfile.test")
     assert base_image(prod) == base_image(test)
+    assert of(prod, "SHELL")[0].args == of(test, "SHELL")[0].args
     assert env_of(prod) == env_of(test)
 
 
@@ -168,7 +177,8 @@ def test_probe_gate_fails_the_build_exactly_when_the_probe_fails(tmp_path: Path,
     for tool, code in (("python", probe_exit), ("find", 0)):  # find is stubbed: it deletes in /tmp
         (bin_dir / tool).write_text(f"#!/bin/sh\nexit {code}\n")
         (bin_dir / tool).chmod(0o755)
-    result = subprocess.run(["/bin/sh", "-c", gate], env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, check=False)
+    shell = json.loads(of(steps, "SHELL")[-1].args)  # the RUN shell, as Docker would start it
+    result = subprocess.run([*shell, gate], env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, check=False)
     assert result.returncode == probe_exit
 
 
@@ -206,7 +216,10 @@ def test_dockerignore_keeps_the_context_small_but_keeps_what_the_images_copy() -
         if line.strip() and not line.startswith("#")
     }
     assert {".git", "**/node_modules", "out"} <= patterns
-    for needed in ("app", "tests", "scripts", "examples", "infra", "pyproject.toml", "Makefile"):
+    # Dockerfile.test copies the tree and its tests read these files.
+    needed_files = ("app", "tests", "scripts", "examples", "infra", "pyproject.toml", "Makefile", ".github")
+    needed_files += ("Dockerfile", "Dockerfile.test", "docker-compose.yml", ".dockerignore")
+    for needed in needed_files:
         assert needed not in patterns and not any(p.startswith(needed + "/") for p in patterns), needed
 
 

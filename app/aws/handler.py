@@ -1,0 +1,145 @@
+"""The Lambda entry point: ``handler(event, context)`` → ``dispatch(event, deps)``.
+
+Run in the image as ``python -m awslambdaric app.aws.handler.handler``. Per invocation: parse the
+event (INVALID_EVENT before anything else), check every S3 URI against the bucket allowlist, make a
+fresh work folder under ``work_root``, run the action (app.aws.actions), remove the folder in
+``finally`` and return the small result dict (PascalCase).
+
+Typed errors: this is the one place that re-raises a ``FramecastError`` as an exception whose class
+NAME is the error code (``PLAN_HASH_MISMATCH``...): awslambdaric reports ``type(exc).__name__`` as the
+errorType and Step Functions matches its Retry/Catch lists on it. Unknown exceptions propagate
+unchanged (they are retried as ``States.ALL``).
+
+Warm containers: Lambda reuses a container for later invocations, and the engine keeps its browser
+alive in the process (``app.engine.chrome.acquire_browser``); nothing here shuts it down, so only
+the first chunk a container renders pays for the launch. The S3 client and settings are likewise
+built once (``default_deps``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, assert_never
+
+from aws_lambda_powertools import Logger
+
+from app.aws.actions import Deps, run_assemble, run_plan, run_render_chunk
+from app.aws.events import AssembleEvent, PlanEvent, RenderChunkEvent, action_of, parse_event
+from app.aws.s3_transport import S3Transport
+from app.aws.s3_uri import check_allowed
+from app.aws.settings import get_settings
+from app.errors import FramecastError
+
+__all__ = ["Deps", "FramecastLambdaError", "default_deps", "dispatch", "handler", "lambda_error_class"]
+
+logger = Logger(service="framecast")
+_INVOCATION_KEYS = ("action", "request_id", "chunk_index", "plan_hash", "format", "uris")
+
+
+class FramecastLambdaError(Exception):
+    """Base of the per-code exception classes raised to the Lambda runtime (see ``lambda_error_class``)."""
+
+    code: ClassVar[str] = "FRAMECAST_ERROR"
+    retryable: ClassVar[bool] = False
+
+
+@functools.cache
+def lambda_error_class(code: str, retryable: bool = False) -> type[FramecastLambdaError]:
+    """The exception class named ``code`` (built once per code, so ``except`` and identity checks work)."""
+    namespace = {"code": code, "retryable": retryable, "__module__": __name__, "__qualname__": code}
+    return type(code, (FramecastLambdaError,), namespace)
+
+
+def to_lambda_error(exc: FramecastError) -> FramecastLambdaError:
+    return lambda_error_class(exc.code, exc.retryable)(exc.message)
+
+
+@functools.cache
+def default_deps() -> Deps:
+    """The real transport and activities, built on the first invocation and kept while the container lives."""
+    from app.distributed import assemble, plan, render_chunk
+
+    settings = get_settings()
+    logger.setLevel(settings.log_level.upper())
+    return Deps(settings=settings, transport=S3Transport(), plan=plan, render_chunk=render_chunk, assemble=assemble)
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """The Lambda function (``app.aws.handler.handler``)."""
+    try:
+        deps = default_deps()
+    except FramecastError as exc:  # a misconfigured function: report it under its code too
+        logger.error("configuration failed", extra={"error_code": exc.code, "error": exc.message})
+        raise to_lambda_error(exc) from exc
+    return dispatch(event, deps, context)
+
+
+@contextlib.contextmanager
+def _work_dir(root: Path, action: str) -> Iterator[Path]:
+    # Warm containers keep /tmp between invocations: each one gets its own folder and removes it.
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"framecast-{action}-", dir=root))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _log_keys(event: PlanEvent | RenderChunkEvent | AssembleEvent) -> dict[str, Any]:
+    """What an operator needs to find an invocation; never the config or its variables."""
+    keys: dict[str, Any] = {"uris": {name: str(uri) for name, uri in event.s3_uris()[:4]}}
+    if isinstance(event, RenderChunkEvent | AssembleEvent):
+        keys.update(plan_hash=event.plan_hash[:12], format=event.format)
+    if isinstance(event, RenderChunkEvent):
+        keys["chunk_index"] = event.chunk_index
+    return keys
+
+
+def _route(event: PlanEvent | RenderChunkEvent | AssembleEvent, deps: Deps, work: Path) -> dict[str, Any]:
+    match event:
+        case PlanEvent():
+            return run_plan(event, deps, work).dump()
+        case RenderChunkEvent():
+            return run_render_chunk(event, deps, work).dump()
+        case AssembleEvent():
+            return run_assemble(event, deps, work).dump()
+        case _:
+            assert_never(event)
+
+
+def dispatch(event: Any, deps: Deps, context: Any = None) -> dict[str, Any]:
+    """Validate, run and answer one event; FramecastErrors leave as exceptions named by their code."""
+    started = time.perf_counter()
+    logger.append_keys(action=action_of(event), request_id=getattr(context, "aws_request_id", None))
+    try:
+        parsed = parse_event(event)
+        logger.append_keys(**_log_keys(parsed))
+        check_allowed(parsed.s3_uris(), deps.settings)  # before any download, render or upload
+        with _work_dir(deps.settings.work_root, parsed.action) as work:
+            result = _route(parsed, deps, work)
+        logger.info("action finished", extra={"duration_ms": _ms(started), "result": _summary(result)})
+        return result
+    except FramecastError as exc:
+        extra = {"error_code": exc.code, "retryable": exc.retryable, "error": exc.message, "duration_ms": _ms(started)}
+        logger.error("action failed", extra=extra)
+        raise to_lambda_error(exc) from exc
+    except Exception:
+        logger.exception("action crashed", extra={"duration_ms": _ms(started)})
+        raise
+    finally:
+        logger.remove_keys(list(_INVOCATION_KEYS))
+
+
+def _ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    # ChunkIndexes can be long; everything else in a result is a scalar.
+    return {key: value for key, value in result.items() if not isinstance(value, list)}
