@@ -64,6 +64,13 @@ run() {
     "$@"
   fi
 }
+run_quietly() {
+  if ((DRY_RUN)); then
+    run "$@"
+  else
+    "$@" >/dev/null
+  fi
+}
 
 value_of() {
   [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die 2 "$1 needs a value (see --help)"
@@ -144,8 +151,8 @@ run docker build --platform "$PLATFORM" --provenance=false -t "$IMAGE" -f Docker
 if aws ecr describe-repositories --region "$REGION" --repository-names "$REPOSITORY" >/dev/null 2>&1; then
   log "ECR repository $REPOSITORY exists"
 else
-  run aws ecr create-repository --region "$REGION" --repository-name "$REPOSITORY" \
-    --image-scanning-configuration scanOnPush=true --tags Key=Project,Value=framecast >/dev/null ||
+  run_quietly aws ecr create-repository --region "$REGION" --repository-name "$REPOSITORY" \
+    --image-scanning-configuration scanOnPush=true --tags Key=Project,Value=framecast ||
     die 6 "could not create the ECR repository $REPOSITORY"
 fi
 
@@ -181,6 +188,7 @@ run aws cloudformation deploy --region "$REGION" --stack-name "$STACK" --templat
   die 7 "CloudFormation deploy failed; see: aws cloudformation describe-stack-events --region $REGION --stack-name $STACK"
 
 run aws cloudformation describe-stacks --region "$REGION" --stack-name "$STACK" \
-  --query 'Stacks[0].Outputs' --output table
+  --query 'Stacks[0].Outputs' --output table ||
+  log "WARNING: the stack is deployed but its outputs could not be read"
 ((DRY_RUN)) && log "dry run: nothing was changed"
 exit 0

@@ -12,7 +12,6 @@ project twice produces the same object.
 from __future__ import annotations
 
 import gzip
-import logging
 import os
 import shutil
 import tarfile
@@ -21,27 +20,24 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from app.distributed.layout import SKIPPED_NAMES
 from app.errors import CompositionInvalidError, UnsafeArchiveError
-
-log = logging.getLogger(__name__)
-
-SKIPPED_DIRS = frozenset({"node_modules", ".git", "out", "output", "dist", "__pycache__", ".cache"})
 
 
 def _project_files(project_dir: Path) -> Iterator[tuple[str, Path]]:
-    """(archive name, path) of every file to pack, sorted; symlinks inside the project are followed."""
+    """(archive name, path) of every file to pack, sorted; links inside the project are packed as files."""
     root = project_dir.resolve()
     for current, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        for name in sorted(files):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES)
+        for name in sorted(f for f in files if f not in SKIPPED_NAMES):
             path = Path(current) / name
-            relative = path.relative_to(root).as_posix()
             # Extraction refuses links, so a link is packed as the file it points to, if that stays inside.
             if path.is_symlink() and not path.resolve().is_relative_to(root):
-                log.warning("skipping a symlink that points outside the project", extra={"path": relative})
-                continue
+                raise CompositionInvalidError(
+                    f"{path} is a link to {path.resolve()}, outside the project; copy the file into the project"
+                )
             if path.is_file():
-                yield relative, path
+                yield path.relative_to(root).as_posix(), path
 
 
 def pack_project(project_dir: Path, dest: Path | None = None) -> Path:

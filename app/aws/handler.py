@@ -34,7 +34,7 @@ from app.aws.events import AssembleEvent, PlanEvent, RenderChunkEvent, action_of
 from app.aws.s3_transport import S3Transport
 from app.aws.s3_uri import check_allowed
 from app.aws.settings import get_settings
-from app.errors import FramecastError
+from app.errors import FramecastError, error_class_for_code
 
 __all__ = ["Deps", "FramecastLambdaError", "default_deps", "dispatch", "handler", "lambda_error_class"]
 
@@ -50,14 +50,17 @@ class FramecastLambdaError(Exception):
 
 
 @functools.cache
-def lambda_error_class(code: str, retryable: bool = False) -> type[FramecastLambdaError]:
+def lambda_error_class(code: str) -> type[FramecastLambdaError]:
     """The exception class named ``code`` (built once per code, so ``except`` and identity checks work)."""
+    known = error_class_for_code(code)
+    retryable = known.retryable if known is not None else False
     namespace = {"code": code, "retryable": retryable, "__module__": __name__, "__qualname__": code}
     return type(code, (FramecastLambdaError,), namespace)
 
 
 def to_lambda_error(exc: FramecastError) -> FramecastLambdaError:
-    return lambda_error_class(exc.code, exc.retryable)(exc.message)
+    """``exc`` as an exception whose class name is its code, same message (the caller chains it)."""
+    return lambda_error_class(exc.code)(exc.message)
 
 
 @functools.cache

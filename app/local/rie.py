@@ -48,6 +48,7 @@ from app.engine.formats import format_spec
 from app.engine.render import replace_dir
 from app.errors import (
     RETRY_POLICY,
+    ChunkCountZeroError,
     FramecastError,
     InvalidConfigError,
     RenderError,
@@ -59,7 +60,9 @@ from app.errors import (
 log = logging.getLogger(__name__)
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-DEFAULT_TIMEOUT_S = 900.0  # Lambda's longest run; the RIE enforces no shorter one by default
+# Lambda's longest run. The RIE has its own limit (AWS_LAMBDA_FUNCTION_TIMEOUT, 300 s unless set in the
+# container); when it cuts an invocation short, that arrives here as a retryable failure.
+DEFAULT_TIMEOUT_S = 900.0
 _RENDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # RIE endpoints are local containers: a proxy from the environment would only get in the way.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -164,17 +167,19 @@ class RieClient:
             status, body = self._post(url, json.dumps(event).encode(), self.timeout)
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, garbled
             raise InvocationFailure(endpoint, None, f"{type(exc).__name__}: {exc}") from exc
-        if status != 200:
-            raise InvocationFailure(endpoint, None, f"HTTP {status}: {body[:300].decode(errors='replace')}")
         try:
             document = json.loads(body)
-        except ValueError as exc:
-            raise InvocationFailure(endpoint, None, f"the answer is not JSON: {body[:200]!r}") from exc
+        except ValueError:
+            document = None
+        # The RIE answers a function error with 200; an error document is honoured whatever the status,
+        # so a typed error is never mistaken for a transient one.
         if isinstance(document, dict) and "errorType" in document:
             message = str(document.get("errorMessage", ""))
             raise InvocationFailure(endpoint, str(document["errorType"]), message)
+        if status != 200:
+            raise InvocationFailure(endpoint, None, f"HTTP {status}: {body[:300].decode(errors='replace')}")
         if not isinstance(document, dict):
-            raise InvocationFailure(endpoint, None, f"the result is not a JSON object: {body[:200]!r}")
+            raise InvocationFailure(endpoint, None, f"the answer is not a JSON object: {body[:200]!r}")
         return document
 
     def invoke(self, endpoint: str, event: Mapping[str, Any], stop: threading.Event | None = None) -> dict[str, Any]:
@@ -287,12 +292,14 @@ def render_via_rie(
     timeout: float = DEFAULT_TIMEOUT_S,
     sleep: Sleep | None = None,
     transport: S3Transport | None = None,
+    post: Post = http_post,
 ) -> RieRenderResult:
     """Render ``project_dir`` to ``out_path`` through RIE endpoints; nothing appears at ``out_path`` on failure.
 
     Intermediates go under ``s3://bucket/renders/<render_id>/``, the output to
     ``s3://bucket/outputs/<render_id>/<out_path.name>`` (a prefix for png-sequence).
-    ``progress("chunks", done, total)`` is called on this thread.
+    ``progress("chunks", done, total)`` is called on this thread. ``sleep``, ``transport`` and ``post``
+    are seams for tests (see ``RieClient``).
     """
     started = time.perf_counter()
     if not endpoints:
@@ -300,9 +307,12 @@ def render_via_rie(
     render_id = render_id or new_render_id()
     if not _RENDER_ID.match(render_id):
         raise InvalidConfigError(f"render id {render_id[:80]!r} must be 1-128 letters, digits, '.', '_' or '-'")
+    try:
+        root = S3Uri.parse(f"s3://{bucket}/renders/{render_id}/")
+    except ValueError as exc:
+        raise InvalidConfigError(f"bucket {bucket[:80]!r}: {exc}") from exc
     transport = transport or S3Transport()
-    client = RieClient(timeout=timeout, sleep=sleep)
-    root = S3Uri(bucket, f"renders/{render_id}/")
+    client = RieClient(timeout=timeout, sleep=sleep, post=post)
     project_uri = root.child("project.tar.gz")
     transport.upload_project(project_dir, project_uri)
 
@@ -322,6 +332,8 @@ def render_via_rie(
         ).dump()
         for index in planned.chunk_indexes
     ]
+    if not chunk_events:  # what the state machine's AssertChunkCount refuses too
+        raise ChunkCountZeroError(f"plan {planned.plan_hash[:12]} has no chunks; check the composition's duration")
     on_chunk = None
     if progress is not None:
         progress("chunks", 0, len(chunk_events))

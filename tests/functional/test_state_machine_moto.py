@@ -190,9 +190,7 @@ def test_retries_stop_after_the_policy_max_attempts() -> None:
 
     assert (outcome.status, outcome.error) == ("FAILED", "RuntimeError")
     assert len(outcome.calls("assemble")) == 1 + RETRY_POLICY.max_attempts
-    assert outcome.retry_delays == [
-        RETRY_POLICY.delay_before_retry(n) for n in range(1, RETRY_POLICY.max_attempts + 1)
-    ]
+    assert outcome.retry_delays == [RETRY_POLICY.delay_before_retry(n) for n in range(1, RETRY_POLICY.max_attempts + 1)]
 
 
 def test_typed_non_retryable_plan_error_fails_at_once() -> None:
@@ -229,7 +227,7 @@ def test_zero_chunks_ends_in_the_fail_state_with_chunk_count_zero() -> None:
 
     assert (outcome.status, outcome.error) == ("FAILED", "CHUNK_COUNT_ZERO")
     assert [inv.action for inv in outcome.invocations] == ["plan"]
-    assert outcome.entered_states() == ["Plan", "AssertChunkCount", "ChunkCountZero"]
+    assert outcome.entered_states() == ["ValidateInput", "Plan", "AssertChunkCount", "ChunkCountZero"]
 
 
 def test_forty_chunks_run_in_the_inline_map() -> None:
@@ -264,11 +262,22 @@ def test_distributed_map_children_retry_transient_failures() -> None:
     assert outcome.calls("assemble")[0].event["ChunkS3Uris"] == [chunk_uri(i) for i in range(41)]
 
 
-@pytest.mark.parametrize("missing", ["RenderId", "ProjectS3Uri"])
-def test_execution_input_without_a_required_field_fails_before_any_invocation(missing: str) -> None:
+@pytest.mark.parametrize("missing", ["ProjectS3Uri", "OutputS3Uri", "RenderId", "Config"])
+def test_incomplete_execution_input_fails_with_invalid_event_before_any_invocation(missing: str) -> None:
     execution_input = {k: v for k, v in EXECUTION_INPUT.items() if k != missing}
 
     outcome = run_state_machine(TEMPLATE, FakeRenderFunction(chunk_count=2), execution_input)
 
-    assert outcome.status == "FAILED"
+    assert (outcome.status, outcome.error) == ("FAILED", "INVALID_EVENT")
     assert outcome.invocations == []
+    assert outcome.entered_states() == ["ValidateInput", "InvalidInput"]
+
+
+def test_a_result_json_cannot_encode_fails_like_lambda_does() -> None:
+    def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+        return {"PlanHash": object()}
+
+    outcome = run_state_machine(TEMPLATE, handler, EXECUTION_INPUT)
+
+    assert (outcome.status, outcome.error) == ("FAILED", "Runtime.MarshalError")
+    assert len(outcome.calls("plan")) == 1 + RETRY_POLICY.max_attempts

@@ -3,15 +3,18 @@
 Every composition is a 320x180 root (by default) that loads GSAP from the CDN spelling the engine
 serves from its pinned local copy, and registers its paused timeline as ``window.__timelines[id]``.
 The ``script`` is the body of that timeline set-up: it sees ``tl`` (the paused timeline) and runs
-before the registration line.
+before the registration line. ``make_project`` is a session-scoped pytest fixture (import it into a
+test module) that writes any of these into a fresh tmp folder.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 GSAP_TAG = '<script src="https://cdn.jsdelivr.net/npm/gsap@3.15.0/dist/gsap.min.js"></script>'
 
@@ -114,6 +117,22 @@ def write_composition(
     return directory
 
 
+ProjectFactory = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def make_project(tmp_path_factory: pytest.TempPathFactory) -> ProjectFactory:
+    """``make_project(name, writer=write_composition, **kwargs)``: a new project folder in a fresh tmp dir.
+
+    Import it into a test module (``from tests.support.compositions import make_project``) to use it.
+    """
+
+    def make(name: str, writer: Callable[..., Path] = write_composition, **kwargs: Any) -> Path:
+        return writer(tmp_path_factory.mktemp(name) / "project", **kwargs)
+
+    return make
+
+
 # --- ready-made compositions the functional tests share -------------------------------------------------
 
 BOX_CSS = "#box { position: absolute; left: 40px; top: 40px; width: 100px; height: 100px; background: #0000ff; }"
@@ -151,14 +170,59 @@ tl.to("#mover", { x: 260, duration: DURATION, ease: "none" }, 0)
 """
 
 
-def write_motion(directory: Path, *, id: str = "motion", duration: float = 1, fps: int = 30) -> Path:
-    """Continuous motion on every frame (translation, rotation, growth, a fade): each frame differs."""
+def write_motion(
+    directory: Path,
+    *,
+    id: str = "motion",
+    duration: float = 1,
+    fps: int = 30,
+    extra_html: str = "",
+    extra_files: Mapping[str, bytes | str | Path] | None = None,
+) -> Path:
+    """Continuous motion on every frame (translation, rotation, growth, a fade), plus ``extra_html`` (clips)."""
     return write_composition(
         directory,
         id=id,
         duration=duration,
         fps=fps,
-        body_html=MOTION_HTML,
+        body_html=MOTION_HTML + extra_html,
         css=MOTION_CSS,
         script=MOTION_SCRIPT.replace("DURATION", str(duration)),
+        extra_files=extra_files,
+    )
+
+
+RANDOM_CSS = """
+#dot { position: absolute; width: 24px; height: 24px; background: #facc15; border-radius: 50%; }
+#stamp { position: absolute; left: 8px; top: 150px; color: #fff; font: 14px "DejaVu Sans", sans-serif; }
+#mover { position: absolute; left: 0; top: 120px; width: 30px; height: 20px; background: #38bdf8; }
+"""
+RANDOM_HTML = '<div id="dot"></div><div id="stamp"></div><div id="mover"></div>'
+# The page positions things from Math.random and Date.now on every (virtual) animation frame, the way
+# particle effects and "live" clocks do; the engine must make both depend on the frame time only.
+RANDOM_SCRIPT = """
+const dot = document.getElementById("dot");
+const stamp = document.getElementById("stamp");
+const startedAt = Date.now();
+function place() {
+  dot.style.left = Math.floor(Math.random() * 290) + "px";
+  dot.style.top = Math.floor(((Date.now() - startedAt) % 1000) / 1000 * 100 + Math.random() * 40) + "px";
+  stamp.textContent = new Date().toISOString() + " " + performance.now().toFixed(1);
+  requestAnimationFrame(place);
+}
+place();
+tl.to("#mover", { x: 280, duration: DURATION, ease: "none" }, 0);
+"""
+
+
+def write_random(directory: Path, *, id: str = "random", duration: float = 1, fps: int = 30) -> Path:
+    """A page that places a dot with Math.random and Date.now and prints the clock, every frame."""
+    return write_composition(
+        directory,
+        id=id,
+        duration=duration,
+        fps=fps,
+        body_html=RANDOM_HTML,
+        css=RANDOM_CSS,
+        script=RANDOM_SCRIPT.replace("DURATION", str(duration)),
     )

@@ -116,8 +116,7 @@ class FakeRie:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def stats(self) -> RieStats:
         with self._lock:

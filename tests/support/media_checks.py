@@ -86,6 +86,12 @@ def read_png(path: Path) -> Image:
         return next(container.decode(video=0)).to_ndarray(format="rgba")
 
 
+def over_black(rgba: Image) -> Image:
+    """An RGBA image composited over black, as RGB (what an opaque render of a transparent page shows)."""
+    rgb = rgba[..., :3].astype(np.float64) * rgba[..., 3:].astype(np.float64) / 255.0
+    return np.round(rgb).astype(np.uint8)
+
+
 def sequence_files(folder: Path) -> list[Path]:
     """The frame files of a png-sequence output, in order."""
     return sorted(folder.glob("frame_*.png"))

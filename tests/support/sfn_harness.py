@@ -7,7 +7,8 @@ without Docker never runs code, so this harness replaces ``LambdaSimpleBackend.i
 
 How a handler's outcome reaches Step Functions (the same as awslambdaric does on AWS):
 
-* a return value is JSON-encoded and becomes the task's ``Payload``;
+* a return value is JSON-encoded and becomes the task's ``Payload`` (a value JSON cannot encode
+  fails as ``Runtime.MarshalError``);
 * a raised exception becomes a function error: the response carries ``X-Amz-Function-Error:
   Unhandled`` and the body ``{"errorType": type(exc).__name__, "errorMessage": str(exc),
   "stackTrace": [...]}``. moto's interpreter then fails the task with error name = ``errorType``,
@@ -72,7 +73,7 @@ _RESULT_PATH_PARSE = functools.lru_cache(maxsize=None)(result_path.parse)
 
 @dataclass(frozen=True)
 class Invocation:
-    """One call of the handler, in the order calls started."""
+    """One call of the handler; ``invocations`` lists them in the order they returned."""
 
     event: dict[str, Any]
     result: Any = None
@@ -103,11 +104,12 @@ class ExecutionOutcome:
         return [inv for inv in self.invocations if inv.action == action]
 
     def entered_states(self) -> list[str]:
-        """Names of every state entered, parents and Map iterations alike, in history order."""
+        """Names of the states entered, inline Map iterations included, in history order.
+
+        Distributed Map children run as child executions, so their states are not in this history.
+        """
         return [
-            event["stateEnteredEventDetails"]["name"]
-            for event in self.history
-            if "stateEnteredEventDetails" in event
+            event["stateEnteredEventDetails"]["name"] for event in self.history if "stateEnteredEventDetails" in event
         ]
 
 
@@ -118,6 +120,7 @@ class MockStack:
     region: str
     bucket: str
     function_arn: str
+    role_arn: str
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,7 @@ class FakeLambdaContext:
 
 def state_machine_resource(template: Mapping[str, Any]) -> dict[str, Any]:
     """The template's one ``AWS::StepFunctions::StateMachine`` resource."""
-    found = [
-        res for res in template["Resources"].values() if res["Type"] == "AWS::StepFunctions::StateMachine"
-    ]
+    found = [res for res in template["Resources"].values() if res["Type"] == "AWS::StepFunctions::StateMachine"]
     if len(found) != 1:
         raise ValueError(f"expected one AWS::StepFunctions::StateMachine, found {len(found)}")
     return found[0]
@@ -203,22 +204,26 @@ class _Router:
         self._lock = threading.Lock()
         self.invocations: list[Invocation] = []
 
-    def invoke(
-        self, function_name: str, body: Any, response_headers: dict[str, str]
-    ) -> bytes:
+    def invoke(self, body: Any, response_headers: dict[str, str]) -> bytes:
         raw = body.decode("utf-8") if isinstance(body, bytes) else (body or "{}")
         event = json.loads(raw)
-        context = FakeLambdaContext(function_name=function_name, invoked_function_arn=self._function_arn)
+        context = FakeLambdaContext(function_name=FUNCTION_NAME, invoked_function_arn=self._function_arn)
         try:
             result = self._handler(event, context)
-            payload = json.dumps(result).encode("utf-8")
         except Exception as exc:
-            error = lambda_error_payload(exc, context.aws_request_id)
-            self._record(Invocation(event, None, error["errorType"], error["errorMessage"]))
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps(error).encode("utf-8")
+            return self._fail(event, lambda_error_payload(exc, context.aws_request_id), response_headers)
+        try:
+            payload = json.dumps(result).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            error = {"errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError"}
+            return self._fail(event, error, response_headers)
         self._record(Invocation(event, result))
         return payload
+
+    def _fail(self, event: dict[str, Any], error: dict[str, Any], response_headers: dict[str, str]) -> bytes:
+        self._record(Invocation(event, None, error["errorType"], error["errorMessage"]))
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(error).encode("utf-8")
 
     def _record(self, invocation: Invocation) -> None:
         with self._lock:
@@ -285,7 +290,7 @@ def _create_stack(region: str, bucket: str, create_bucket: bool) -> MockStack:
             s3.create_bucket(Bucket=bucket)
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    return MockStack(region=region, bucket=bucket, function_arn=function_arn)
+    return MockStack(region=region, bucket=bucket, function_arn=function_arn, role_arn=role_arn)
 
 
 def run_state_machine(
@@ -332,7 +337,7 @@ def run_state_machine(
             headers: Any,
             response_headers: dict[str, str],
         ) -> bytes:
-            return router.invoke(function_name, body, response_headers)
+            return router.invoke(body, response_headers)
 
         with (
             mock.patch.object(LambdaSimpleBackend, "invoke", routed_invoke),
@@ -347,12 +352,12 @@ def run_state_machine(
             machine_arn = sfn.create_state_machine(
                 name="framecast-test-render",
                 definition=json.dumps(definition),
-                roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/framecast-test-role",
+                roleArn=stack.role_arn,
                 type="STANDARD",
             )["stateMachineArn"]
-            execution_arn = sfn.start_execution(
-                stateMachineArn=machine_arn, input=json.dumps(execution_input)
-            )["executionArn"]
+            execution_arn = sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps(execution_input))[
+                "executionArn"
+            ]
             deadline = time.monotonic() + timeout_s
             while (described := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
                 if time.monotonic() > deadline:

@@ -41,12 +41,12 @@ def test_missing_folder_is_composition_invalid_naming_it(tmp_path: Path) -> None
 
 
 def test_folder_without_index_html_is_composition_invalid(tmp_path: Path) -> None:
-    with pytest.raises(CompositionInvalidError, match="has no index.html"):
+    with pytest.raises(CompositionInvalidError, match=r"has no index\.html"):
         read_composition(tmp_path)
 
 
 def test_page_without_a_composition_root_says_what_to_add(tmp_path: Path) -> None:
-    with pytest.raises(CompositionInvalidError, match="no composition root.*data-composition-id"):
+    with pytest.raises(CompositionInvalidError, match=r"no composition root.*data-composition-id"):
         read_composition(project(tmp_path, "<html><body><div>hello</div></body></html>"))
 
 
@@ -132,7 +132,7 @@ def test_volume_and_rate_are_clamped_and_negative_starts_become_zero(tmp_path: P
 
 def test_bad_media_number_is_composition_invalid_naming_the_element(tmp_path: Path) -> None:
     inner = '<audio id="a" src="a.wav" data-volume="loud"></audio>'
-    with pytest.raises(CompositionInvalidError, match="id='a'.*data-volume"):
+    with pytest.raises(CompositionInvalidError, match=r"id='a'.*data-volume"):
         read_composition(project(tmp_path, root(inner=inner)))
 
 
@@ -151,7 +151,8 @@ def test_relative_start_is_the_end_of_the_named_clip_plus_offset(tmp_path: Path)
 
 
 def test_a_hyphenated_id_is_a_name_not_an_offset_as_in_the_page_runtime(tmp_path: Path) -> None:
-    inner = '<div id="part-2" data-start="4" data-duration="1"></div><audio id="a" src="a.wav" data-start="part-2"></audio>'
+    inner = '<div id="part-2" data-start="4" data-duration="1"></div>'
+    inner += '<audio id="a" src="a.wav" data-start="part-2"></audio>'
     (clip,) = read_composition(project(tmp_path, root(inner=inner))).media
     assert clip.start == 5.0
 

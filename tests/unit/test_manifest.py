@@ -155,7 +155,7 @@ def test_verify_plan_files_passes_an_untouched_plan(plan_dir: Path) -> None:
 
 def test_verify_plan_files_detects_an_edited_file(plan_dir: Path) -> None:
     (plan_dir / "project/index.html").write_bytes(b"<html>edited</html>")
-    with pytest.raises(PlanHashMismatchError, match="project/index.html"):
+    with pytest.raises(PlanHashMismatchError, match=r"project/index\.html"):
         verify_plan_files(plan_dir, chunk_role(0))
 
 
@@ -169,7 +169,7 @@ def test_verify_plan_files_detects_a_same_size_edit(plan_dir: Path) -> None:
 def test_verify_plan_files_detects_a_missing_file_the_role_needs(plan_dir: Path) -> None:
     (plan_dir / "frames/clip/frame_000002.jpg").unlink()
     verify_plan_files(plan_dir, chunk_role(0))  # chunk 0 does not need it
-    with pytest.raises(MissingPlanArtifactError, match="frame_000002.jpg"):
+    with pytest.raises(MissingPlanArtifactError, match=r"frame_000002\.jpg"):
         verify_plan_files(plan_dir, chunk_role(1))
 
 
@@ -206,7 +206,7 @@ def test_corrupted_blob_is_refused_and_not_left_behind(plan_dir: Path, tmp_path:
     target = next(e for e in read_manifest(plan_dir).entries if e.path == "project/index.html")
     (tmp_path / "store" / "blobs" / target.sha256).write_bytes(b"<html>evil</html>")
     dest = tmp_path / "worker"
-    with pytest.raises(PlanArtifactDigestMismatchError, match="project/index.html"):
+    with pytest.raises(PlanArtifactDigestMismatchError, match=r"project/index\.html"):
         materialize(store, ref, chunk_role(0), dest)
     assert not (dest / "project/index.html").exists()
     assert not (dest / MANIFEST_NAME).exists()  # an incomplete plan must not look finished

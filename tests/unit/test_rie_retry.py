@@ -1,6 +1,7 @@
 """The RIE backend retries exactly like the state machine: RETRY_POLICY, and non_retryable_codes() fail fast.
 
-No network: the HTTP POST is a scripted fake and sleeping only records the delay.
+Also: chunks fan out one per endpoint at a time, and render_via_rie wires the events together. No
+network: the HTTP POST is a scripted fake, S3 a recording fake, and sleeping only records the delay.
 """
 
 from __future__ import annotations
@@ -8,20 +9,24 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.aws.s3_uri import S3Uri
+from app.distributed.config import RenderConfig
 from app.errors import (
     RETRY_POLICY,
     DurationOutOfRangeError,
     EncodeError,
     FramecastError,
+    InvalidConfigError,
     RenderError,
     error_class_for_code,
     non_retryable_codes,
 )
-from app.local.rie import INVOKE_PATH, RieClient, fan_out
+from app.local.rie import INVOKE_PATH, RieClient, fan_out, render_via_rie
 
 ENDPOINT = "http://rie-1:8080"
 EVENT = {"Action": "renderChunk", "ChunkIndex": 0}
@@ -117,10 +122,18 @@ def test_an_unknown_error_type_that_never_clears_becomes_render_failed_naming_th
 
 
 def test_a_dead_endpoint_becomes_render_failed_after_the_retries() -> None:
-    client, post, delays = client_with([ConnectionRefusedError(111, "Connection refused")])
+    client, _, delays = client_with([ConnectionRefusedError(111, "Connection refused")])
     with pytest.raises(RenderError, match="Connection refused"):
         client.invoke(ENDPOINT, EVENT)
     assert len(delays) == RETRY_POLICY.max_attempts
+
+
+def test_an_error_document_with_a_non_200_status_is_still_a_typed_error() -> None:
+    client, post, _ = client_with([(500, {"errorType": "UNSAFE_ARCHIVE", "errorMessage": "member '../x'"})])
+    with pytest.raises(FramecastError) as raised:
+        client.invoke(ENDPOINT, EVENT)
+    assert (raised.value.code, raised.value.message) == ("UNSAFE_ARCHIVE", "member '../x'")
+    assert len(post.calls) == 1
 
 
 def test_a_typed_error_after_transient_ones_still_stops_at_once() -> None:
@@ -145,6 +158,7 @@ class FakeEndpoints:
         self.max_in_flight: dict[str, int] = {}
         self.seen: list[tuple[str, int]] = []
         self.release = threading.Event()
+        self.two_started = threading.Event()
 
     def __call__(self, endpoint: str, event: Mapping[str, Any], stop: threading.Event) -> dict[str, Any]:
         index = int(event["ChunkIndex"])
@@ -152,8 +166,11 @@ class FakeEndpoints:
             self.seen.append((endpoint, index))
             self.in_flight[endpoint] = self.in_flight.get(endpoint, 0) + 1
             self.max_in_flight[endpoint] = max(self.max_in_flight.get(endpoint, 0), self.in_flight[endpoint])
+            if len(self.seen) >= 2:
+                self.two_started.set()
         try:
             if index == self.fatal:
+                self.two_started.wait(5)  # fail while another endpoint is busy
                 raise DurationOutOfRangeError("chunk says no")
             self.release.wait(self.hold)
             return {"ChunkIndex": index}
@@ -190,3 +207,133 @@ def test_a_typed_chunk_error_stops_the_render_and_no_new_chunk_starts() -> None:
     finally:
         invoke.release.set()
     assert started == {0, 1}
+
+
+# --- the whole sequence, with S3 and HTTP faked ----------------------------------------------------
+
+PLAN_HASH = "c" * 64
+
+
+class FakeTransport:
+    """Stands in for S3Transport: records uploads, 'downloads' a fixed body."""
+
+    def __init__(self) -> None:
+        self.uploaded: list[tuple[Path, str]] = []
+        self.downloaded: list[str] = []
+
+    def upload_project(self, project_dir: Path, uri: S3Uri) -> int:
+        self.uploaded.append((project_dir, str(uri)))
+        return 1
+
+    def download_file(self, uri: S3Uri, dest: Path) -> int:
+        self.downloaded.append(str(uri))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(b"video")
+        return 5
+
+
+class FakeFunction:
+    """Answers plan / renderChunk / assemble like the handler would; chunk 0 finishes last."""
+
+    def __init__(self, chunks: int) -> None:
+        self.chunks = chunks
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        self.others_done = threading.Event()
+        self.done = 0
+
+    def __call__(self, url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+        event = json.loads(body)
+        with self.lock:
+            self.events.append((url, event))
+        action = event["Action"]
+        if action == "plan":
+            prefix = event["PlanOutputS3Prefix"]
+            doc = {
+                "PlanHash": PLAN_HASH,
+                "ChunkCount": self.chunks,
+                "ChunkIndexes": list(range(self.chunks)),
+                "TotalFrames": 10 * self.chunks,
+                "Fps": 30,
+                "Width": 320,
+                "Height": 180,
+                "Format": "mp4",
+                "HasAudio": False,
+                "PlanManifestS3Uri": prefix + "plan-manifest.json",
+                "DurationMs": 1,
+            }
+        elif action == "renderChunk":
+            index = event["ChunkIndex"]
+            if index == 0:
+                self.others_done.wait(5)
+            doc = {
+                "ChunkS3Uri": f"{event['ChunkOutputS3Prefix']}chunk-{index:05d}.mp4",
+                "ChunkIndex": index,
+                "Sha256": "0" * 64,
+                "FramesEncoded": 10,
+                "DurationMs": 1,
+            }
+            with self.lock:
+                self.done += index != 0
+                if self.done == self.chunks - 1:
+                    self.others_done.set()
+        else:
+            doc = {
+                "OutputS3Uri": event["OutputS3Uri"],
+                "FramesEncoded": 10 * self.chunks,
+                "FileSize": 5,
+                "DurationMs": 1,
+            }
+        return 200, json.dumps(doc).encode()
+
+
+def test_render_via_rie_wires_plan_chunks_and_assemble_through_the_events(tmp_path: Path) -> None:
+    function, transport = FakeFunction(chunks=3), FakeTransport()
+    progress: list[tuple[str, int, int]] = []
+    result = render_via_rie(
+        tmp_path,
+        tmp_path / "out" / "final.mp4",
+        RenderConfig(max_parallel_chunks=3, fps=30),
+        endpoints=["http://a:8080", "http://b:8080"],
+        bucket="render-bucket",
+        render_id="r1",
+        progress=lambda *args: progress.append(args),
+        sleep=lambda seconds: None,
+        transport=transport,  # type: ignore[arg-type]
+        post=function,
+    )
+
+    assert transport.uploaded == [(tmp_path, "s3://render-bucket/renders/r1/project.tar.gz")]
+    (plan_url, plan_event), *chunk_calls, (assemble_url, assemble_event) = function.events
+    assert plan_url == assemble_url == "http://a:8080" + INVOKE_PATH
+    assert plan_event["PlanOutputS3Prefix"] == "s3://render-bucket/renders/r1/plan/"
+    assert plan_event["Config"]["maxParallelChunks"] == 3
+    assert sorted(event["ChunkIndex"] for _, event in chunk_calls) == [0, 1, 2]
+    assert {url for url, _ in chunk_calls} == {"http://a:8080" + INVOKE_PATH, "http://b:8080" + INVOKE_PATH}
+    assert {event["PlanHash"] for _, event in chunk_calls} == {PLAN_HASH}
+    # Chunk 0 finished last, yet assemble lists the chunks in index order.
+    assert assemble_event["ChunkS3Uris"] == [
+        f"s3://render-bucket/renders/r1/chunks/chunk-{i:05d}.mp4" for i in range(3)
+    ]
+    assert assemble_event["OutputS3Uri"] == "s3://render-bucket/outputs/r1/final.mp4"
+    assert transport.downloaded == ["s3://render-bucket/outputs/r1/final.mp4"]
+    assert result.output.read_bytes() == b"video" and result.frames_encoded == 30
+    assert progress == [("chunks", n, 3) for n in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"endpoints": []}, "no RIE endpoint", id="no-endpoint"),
+        pytest.param({"render_id": "../escape"}, "render id", id="bad-render-id"),
+        pytest.param({"bucket": "Not_A_Bucket"}, "not a valid S3 bucket name", id="bad-bucket"),
+    ],
+)
+def test_bad_arguments_are_invalid_config_before_anything_is_uploaded(
+    kwargs: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    transport = FakeTransport()
+    arguments: dict[str, Any] = {"endpoints": ["http://a:8080"], "bucket": "render-bucket", **kwargs}
+    with pytest.raises(InvalidConfigError, match=message):
+        render_via_rie(tmp_path, tmp_path / "o.mp4", RenderConfig(), transport=transport, **arguments)  # type: ignore[arg-type]
+    assert transport.uploaded == []

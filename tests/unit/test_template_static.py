@@ -179,7 +179,9 @@ def test_state_machine_role_invokes_only_the_render_function() -> None:
     invoke = [s for s in statements("StateMachineRole") if "lambda:InvokeFunction" in as_list(s["Action"])]
     assert len(invoke) == 1
     assert all(refers_to(r, "RenderFunction") for r in as_list(invoke[0]["Resource"]))
-    lambda_actions = {a for s in statements("StateMachineRole") for a in as_list(s["Action"]) if a.startswith("lambda:")}
+    lambda_actions = {
+        a for s in statements("StateMachineRole") for a in as_list(s["Action"]) if a.startswith("lambda:")
+    }
     assert lambda_actions == {"lambda:InvokeFunction"}
 
 
@@ -209,7 +211,9 @@ def test_function_runs_the_image_with_tracing_and_the_bucket_allowlist() -> None
 
 def test_reserved_concurrency_is_optional() -> None:
     assert T["Parameters"]["ReservedConcurrency"]["Default"] == ""
-    assert T["Conditions"]["HasReservedConcurrency"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, ""]}]}
+    assert T["Conditions"]["HasReservedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, ""]}]
+    }
     assert props("RenderFunction")["ReservedConcurrentExecutions"] == {
         "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
     }
@@ -263,9 +267,14 @@ def test_definition_is_an_object_and_every_substitution_is_declared() -> None:
     load_definition(TEMPLATE, {name: "x" for name in declared})
 
 
-def test_flow_is_plan_assert_map_assemble() -> None:
+def test_flow_is_validate_plan_assert_map_assemble() -> None:
     s = states()
-    assert state_machine()["Definition"]["StartAt"] == "Plan"
+    assert state_machine()["Definition"]["StartAt"] == "ValidateInput"
+    validate = s["ValidateInput"]
+    assert validate["Default"] == "Plan"
+    checked = {rule["Not"]["Variable"] for rule in validate["Choices"][0]["Or"]}
+    assert checked == {"$.ProjectS3Uri", "$.OutputS3Uri", "$.RenderId", "$.Config"}
+    assert s[validate["Choices"][0]["Next"]]["Error"] == "INVALID_EVENT"
     assert s["Plan"]["Next"] == "AssertChunkCount"
     choice = s["AssertChunkCount"]
     assert choice["Type"] == "Choice"
@@ -305,7 +314,9 @@ def test_each_action_has_its_task() -> None:
 
 
 def alarm_on(metric: str) -> dict[str, Any]:
-    found = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric]
+    found = [
+        a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == metric
+    ]
     assert len(found) == 1, metric
     return found[0]
 

@@ -44,7 +44,7 @@ def test_invalid_json_or_not_an_object_is_variables_invalid_naming_the_source(te
 
 def test_unreadable_variables_file_is_variables_invalid_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "nope.json"
-    with pytest.raises(VariablesInvalidError, match="nope.json"):
+    with pytest.raises(VariablesInvalidError, match=r"nope\.json"):
         parse_variables(None, missing)
 
 
