@@ -1,7 +1,9 @@
-"""The AWS adapter: the Lambda handler and everything that talks to S3.
+"""The AWS adapter: the Lambda function and everything that talks to S3.
 
-``handler`` dispatches one container-image Lambda function on ``event["Action"]`` (plan, renderChunk,
-assemble); ``events`` holds the wire models; ``s3_transport`` is the only module that speaks boto3;
-``archive`` packs and safely unpacks project tarballs; ``settings`` reads the ``FRAMECAST_``
-environment. The activities themselves live in ``app.distributed`` and know nothing about AWS.
+``handler`` is the entry point (``python -m awslambdaric app.aws.handler.handler``): it validates the
+event, checks the bucket allowlist and dispatches on ``event["Action"]`` (plan, renderChunk,
+assemble) to ``actions``, which download, call the pure activities of ``app.distributed`` and upload.
+``events`` holds the wire models, ``s3_uri`` URI parsing and the allowlist, ``s3_transport`` is the
+only module that speaks boto3, ``archive`` packs and safely unpacks project tarballs, and
+``settings`` reads the ``FRAMECAST_*`` environment.
 """

@@ -69,7 +69,7 @@ def default_deps() -> Deps:
     from app.distributed import assemble, plan, render_chunk
 
     settings = get_settings()
-    logger.setLevel(settings.log_level.upper())
+    logger.setLevel(settings.log_level)
     return Deps(settings=settings, transport=S3Transport(), plan=plan, render_chunk=render_chunk, assemble=assemble)
 
 
@@ -119,11 +119,14 @@ def _route(event: PlanEvent | RenderChunkEvent | AssembleEvent, deps: Deps, work
 def dispatch(event: Any, deps: Deps, context: Any = None) -> dict[str, Any]:
     """Validate, run and answer one event; FramecastErrors leave as exceptions named by their code."""
     started = time.perf_counter()
-    logger.append_keys(action=action_of(event), request_id=getattr(context, "aws_request_id", None))
+    action = action_of(event)
+    logger.append_keys(action=action[:40] if action else None, request_id=getattr(context, "aws_request_id", None))
     try:
         parsed = parse_event(event)
         logger.append_keys(**_log_keys(parsed))
         check_allowed(parsed.s3_uris(), deps.settings)  # before any download, render or upload
+        # Logged before the work starts: an invocation killed by the Lambda timeout never logs its end.
+        logger.info("action started")
         with _work_dir(deps.settings.work_root, parsed.action) as work:
             result = _route(parsed, deps, work)
         logger.info("action finished", extra={"duration_ms": _ms(started), "result": _summary(result)})

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.errors import InvalidConfigError
 
 GIB = 1024**3
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -44,6 +45,14 @@ class Settings(BaseSettings):
         if text.startswith("["):
             return json.loads(text)
         return [name.strip() for name in text.replace(" ", ",").split(",") if name.strip()]
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     def bucket_allowed(self, bucket: str) -> bool:
         return self.allow_any_bucket or bucket in self.bucket_allowlist

@@ -82,8 +82,9 @@ class CaptureSession:
         if s.transparent:
             page.page.add_style_tag(content=_TRANSPARENT_CSS)
         self._wait_until_ready()
-        for _ in range(s.warmup_ticks):
-            self._tick(None)
+        if page.mode == "beginframe":
+            for _ in range(s.warmup_ticks):
+                self._tick(None)
         self.boot_seconds = time.perf_counter() - started
 
     def page_duration(self) -> float:

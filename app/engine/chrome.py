@@ -111,6 +111,7 @@ class WarmBrowser:
     launch_seconds: float
     renders: int = 0
     probe: dict[str, Any] = field(default_factory=dict)
+    fell_back: bool = False  # asked for BeginFrame, but the probe failed: screenshots for this process
 
     def new_page(self, width: int, height: int) -> CapturePage:
         if self.mode == "beginframe":
@@ -208,7 +209,8 @@ def acquire_browser(preferred: CaptureMode = "beginframe") -> WarmBrowser:
     remembered for the life of the process.
     """
     global _warm
-    if _warm is not None and _warm.browser.is_connected() and (_warm.mode == preferred or preferred == "beginframe"):
+    reusable = _warm is not None and (_warm.mode == preferred or (preferred == "beginframe" and _warm.fell_back))
+    if _warm is not None and reusable and _warm.browser.is_connected():
         _warm.renders += 1
         return _warm
     shutdown_browser()
@@ -221,7 +223,7 @@ def acquire_browser(preferred: CaptureMode = "beginframe") -> WarmBrowser:
             log.warning("BeginFrame probe failed; falling back to Page.captureScreenshot (slower)")
             _close(warm)
             warm = _launch("screenshot")
-            warm.probe = {"beginframe": False}
+            warm.probe, warm.fell_back = {"beginframe": False}, True
     _warm = warm
     return warm
 

@@ -63,6 +63,7 @@ def mux(video_path: Path, audio_path: Path | None, out_path: Path, *, fmt: MuxFo
     if fmt in ("mp4", "mov"):
         args += ["-movflags", "+faststart"]
     # bitexact: no muxer version string, so the same streams always give the same bytes.
-    args += ["-map_metadata", "-1", "-fflags", "+bitexact"]
+    # The video stream keeps its own tags: WebM's alpha_mode=1 is what tells players to use the alpha plane.
+    args += ["-map_metadata", "-1", "-map_metadata:s:v:0", "0:s:v:0", "-fflags", "+bitexact"]
     with atomic_output(out_path) as staging:
         run_ffmpeg([*args, "-f", fmt, staging], what=f"muxing {out_path.name}")

@@ -15,7 +15,7 @@ import pytest
 from app.distributed.manifest import MANIFEST_NAME
 from tests.support import moto_server
 from tests.support.moto_server import S3Sandbox
-from tests.support.runtime_api_stub import FUNCTION_ARN, LambdaProcess, lambda_runtime
+from tests.support.runtime_api_stub import LambdaProcess, lambda_runtime
 
 moto_endpoint = moto_server.moto_endpoint  # pytest fixtures this module uses
 s3 = moto_server.s3
@@ -67,4 +67,3 @@ def test_one_warm_process_serves_successive_invocations_and_reaches_s3(s3: S3San
     assert function.invoke({**chunk, "ChunkIndex": -1}).error_type == "INVALID_EVENT"
     assert function.proc.poll() is None, "the runtime must keep running between invocations"
     assert function.api.init_errors == []
-    assert FUNCTION_ARN.endswith(":function:framecast-test-render")

@@ -21,7 +21,7 @@ from app.aws.events import (
     parse_event,
 )
 from app.aws.s3_uri import S3Uri, check_allowed
-from app.aws.settings import Settings
+from app.aws.settings import Settings, load_settings
 from app.distributed.config import RenderConfig
 from app.errors import InvalidConfigError, InvalidEventError, S3UriNotAllowedError
 
@@ -245,3 +245,25 @@ def test_s3_uri_parsing() -> None:
     assert prefix.child("chunk-00001.mp4") == S3Uri("my.bucket-1", "renders/chunk-00001.mp4")
     with pytest.raises(ValueError, match="not a prefix"):
         uri.child("x")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FRAMECAST_LOG_LEVEL", "LOUD"),
+        ("FRAMECAST_MAX_ARCHIVE_BYTES", "0"),
+        ("FRAMECAST_MAX_ARCHIVE_MEMBERS", "many"),
+        ("FRAMECAST_ALLOW_ANY_BUCKET", "perhaps"),
+    ],
+)
+def test_a_bad_environment_is_invalid_config_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidConfigError, match=name):
+        load_settings()
+
+
+def test_log_levels_are_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAMECAST_LOG_LEVEL", " debug ")
+    assert load_settings().log_level == "DEBUG"
