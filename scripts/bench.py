@@ -66,14 +66,19 @@ def bench_local(work: Path, quick: bool) -> list[dict[str, object]]:
                 "size_kb": round(result.size_bytes / 1024),
             }
         )
-        print(f"local  {mode:10} {fmt:12} {result.frames:4} frames {result.wall_seconds:6.2f} s {result.frames_per_second:5.1f} fps")
+        print(
+            f"local  {mode:10} {fmt:12} {result.frames:4} frames "
+            f"{result.wall_seconds:6.2f} s {result.frames_per_second:5.1f} fps"
+        )
     return rows
 
 
 def bench_distributed(work: Path, quick: bool, single_wall: float) -> dict[str, object]:
     project = trimmed(SHOWCASE, 2 if quick else 10, work)
     chrome.shutdown_browser()
-    result = render_chunked(project, work / "chunked.mp4", RenderConfig(max_parallel_chunks=4, min_chunk_frames=1), workers=2)
+    result = render_chunked(
+        project, work / "chunked.mp4", RenderConfig(max_parallel_chunks=4, min_chunk_frames=1), workers=2
+    )
     chunks = [
         {
             "index": c.index,
@@ -85,7 +90,10 @@ def bench_distributed(work: Path, quick: bool, single_wall: float) -> dict[str, 
         for c in result.chunks
     ]
     for c in chunks:
-        print(f"chunk  {c['index']}: {c['frames']} frames, boot {c['boot_s']:.2f} s, capture {c['capture_fps']} fps, encode wait {c['encode_wait_s']:.2f} s")
+        print(
+            f"chunk  {c['index']}: {c['frames']} frames, boot {c['boot_s']:.2f} s, "
+            f"capture {c['capture_fps']} fps, encode wait {c['encode_wait_s']:.2f} s"
+        )
     plan_ms, assemble_ms = result.plan.duration_ms, result.assemble.duration_ms
     summary = {
         "wall_s": round(result.wall_seconds, 2),
@@ -94,7 +102,10 @@ def bench_distributed(work: Path, quick: bool, single_wall: float) -> dict[str, 
         "plan_assemble_pct_of_single": round(100 * (plan_ms + assemble_ms) / 1000 / single_wall, 1),
         "chunks": chunks,
     }
-    print(f"chunked 4 on 2 workers: {summary['wall_s']} s wall; plan {summary['plan_s']} s + assemble {summary['assemble_s']} s = {summary['plan_assemble_pct_of_single']}% of the single render")
+    print(
+        f"chunked 4 on 2 workers: {summary['wall_s']} s wall; plan {summary['plan_s']} s + "
+        f"assemble {summary['assemble_s']} s = {summary['plan_assemble_pct_of_single']}% of the single render"
+    )
     return summary
 
 
@@ -107,7 +118,10 @@ def bench_warm(work: Path) -> dict[str, float]:
     started = time.perf_counter()
     render(project, work / "warm2.mp4")
     warm = time.perf_counter() - started
-    print(f"warm browser: first 1 s render {cold:.2f} s, second {warm:.2f} s (saved {cold - warm:.2f} s); {first.frames} frames")
+    print(
+        f"warm browser: first 1 s render {cold:.2f} s, second {warm:.2f} s "
+        f"(saved {cold - warm:.2f} s); {first.frames} frames"
+    )
     return {"cold_s": round(cold, 2), "warm_s": round(warm, 2)}
 
 
@@ -117,13 +131,17 @@ def write_report(local: list[dict[str, object]], dist: dict[str, object], warm: 
         "# Benchmarks",
         "",
         f"Written by `make bench` ({'quick' if quick else 'full'} run) on {platform.node() or 'this machine'}: "
-        f"{platform.processor() or platform.machine()}, Chrome {chrome.acquire_browser().version}, ffmpeg {ffmpeg_version()}.",
+        f"{platform.processor() or platform.machine()}, Chrome {chrome.acquire_browser().version}, "
+        f"ffmpeg {ffmpeg_version()}.",
         "",
         "## Local render, examples/showcase-1080p (1920x1080, 30 fps)",
         "",
         "| capture | format | frames | wall s | frames/s | size KB |",
         "|---|---|---|---|---|---|",
-        *[f"| {r['mode']} | {r['format']} | {r['frames']} | {r['wall_s']} | {r['fps']} | {r['size_kb']} |" for r in local],
+        *[
+            f"| {r['mode']} | {r['format']} | {r['frames']} | {r['wall_s']} | {r['fps']} | {r['size_kb']} |"
+            for r in local
+        ],
         "",
         f"HyperFrames CLI reference on the same kind of machine: 10 s 1080p30 in {PEER_SECONDS_10S_1080P} s "
         f"({300 / PEER_SECONDS_10S_1080P:.1f} fps). framecast single render: {single['wall_s']} s "
@@ -136,7 +154,10 @@ def write_report(local: list[dict[str, object]], dist: dict[str, object], warm: 
         "",
         "| chunk | frames | boot-to-first-frame s | capture fps | encode wait s |",
         "|---|---|---|---|---|",
-        *[f"| {c['index']} | {c['frames']} | {c['boot_s']} | {c['capture_fps']} | {c['encode_wait_s']} |" for c in dist["chunks"]],  # type: ignore[attr-defined]
+        *[
+            f"| {c['index']} | {c['frames']} | {c['boot_s']} | {c['capture_fps']} | {c['encode_wait_s']} |"
+            for c in dist["chunks"]
+        ],  # type: ignore[attr-defined]
         "",
         "## Warm browser (reused between renders, as in a reused Lambda container)",
         "",

@@ -15,6 +15,7 @@ The activities are injected (``Deps``) and typed by the attributes used here, so
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from app.aws.events import AssembleEvent, AssembleResultOut, ChunkResultOut, Pla
 from app.aws.s3_transport import S3ArtifactStore, S3Transport
 from app.aws.s3_uri import S3Uri
 from app.aws.settings import Settings
+from app.distributed import layout
 from app.distributed.config import RenderConfig
 from app.distributed.manifest import ROLE_ASSEMBLE, PlanManifest, chunk_role, materialize, publish, sha256_file
 from app.distributed.render_chunk import chunk_extension
@@ -151,6 +153,13 @@ def _materialize(store: S3ArtifactStore, event: RenderChunkEvent | AssembleEvent
     manifest = materialize(store, event.plan_manifest_s3_uri, role, dest)
     # The manifest is read again by materialize: a re-plan into the same prefix in between must not slip through.
     _require_plan_hash(manifest, event.plan_hash, event.plan_manifest_s3_uri)
+    # Output names come from the event's Format; a plan of another format would be stored under a wrong name.
+    meta = dest / layout.META_FILE
+    planned = json.loads(meta.read_bytes()).get("format") if meta.is_file() else None
+    if planned is not None and planned != event.format:
+        raise InvalidEventError(
+            f"Format {event.format!r} does not match the plan's format {planned!r}; pass the Format that plan returned"
+        )
 
 
 def run_render_chunk(event: RenderChunkEvent, deps: Deps, work: Path) -> ChunkResultOut:

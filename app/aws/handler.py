@@ -39,7 +39,7 @@ from app.errors import FramecastError, error_class_for_code
 __all__ = ["Deps", "FramecastLambdaError", "default_deps", "dispatch", "handler", "lambda_error_class"]
 
 logger = Logger(service="framecast")
-_INVOCATION_KEYS = ("action", "request_id", "chunk_index", "plan_hash", "format", "uris")
+_INVOCATION_KEYS = ("action", "request_id", "chunk_index", "chunk_count", "plan_hash", "format", "uris")
 
 
 class FramecastLambdaError(Exception):
@@ -96,11 +96,14 @@ def _work_dir(root: Path, action: str) -> Iterator[Path]:
 
 def _log_keys(event: PlanEvent | RenderChunkEvent | AssembleEvent) -> dict[str, Any]:
     """What an operator needs to find an invocation; never the config or its variables."""
-    keys: dict[str, Any] = {"uris": {name: str(uri) for name, uri in event.s3_uris()[:4]}}
+    uris = {name: str(uri) for name, uri in event.s3_uris() if not name.startswith("ChunkS3Uris[")}
+    keys: dict[str, Any] = {"uris": uris}
     if isinstance(event, RenderChunkEvent | AssembleEvent):
         keys.update(plan_hash=event.plan_hash[:12], format=event.format)
     if isinstance(event, RenderChunkEvent):
         keys["chunk_index"] = event.chunk_index
+    if isinstance(event, AssembleEvent):
+        keys["chunk_count"] = len(event.chunk_s3_uris)  # the list itself can be thousands of URIs
     return keys
 
 

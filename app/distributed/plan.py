@@ -159,7 +159,8 @@ def _plan_into(prepared: Prepared, config: RenderConfig, staging: Path, started:
         ffmpeg_version=ffmpeg_version(),
         chrome_version=browser.version,
         runtime_version=runtime.runtime_version(),
-        encoder_args=video_codec_args(
+        # Recorded for humans and audits; a PNG sequence copies captured frames and encodes nothing.
+        encoder_args=[] if prepared.spec.is_sequence else video_codec_args(
             prepared.codec, prepared.quality, prepared.crf, fps=prepared.fps, alpha=prepared.spec.alpha,
             segment_frames=None,
         ),

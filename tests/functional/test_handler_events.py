@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from app.aws.archive import pack_project
-from app.aws.handler import Deps, FramecastLambdaError, dispatch, handler, lambda_error_class, logger
+from app.aws.handler import Deps, FramecastLambdaError, default_deps, dispatch, handler, lambda_error_class, logger
 from app.aws.s3_transport import S3Transport
-from app.aws.settings import Settings
+from app.aws.settings import Settings, get_settings
 from app.distributed.config import RenderConfig
 from app.distributed.manifest import (
     MANIFEST_NAME,
@@ -260,6 +260,8 @@ def bad_events(s3: S3Sandbox, planned: dict[str, Any]) -> dict[str, tuple[str, d
         "tampered assemble plan hash": ("PLAN_HASH_MISMATCH", {**assemble, "PlanHash": "f" * 64}),
         "chunk index out of range": ("CHUNK_INDEX_OUT_OF_RANGE", {**chunk, "ChunkIndex": CHUNKS}),
         "too few chunk uris": ("INVALID_EVENT", {**assemble, "ChunkS3Uris": chunk_uris[:2]}),
+        "chunk format differs from the plan": ("INVALID_EVENT", {**chunk, "Format": "webm"}),
+        "assemble format differs from the plan": ("INVALID_EVENT", {**assemble, "Format": "mov"}),
         "chunks not rendered": ("MISSING_PLAN_ARTIFACT", assemble),
         "missing project": ("INVALID_EVENT", {**plan, "ProjectS3Uri": s3.uri("projects/none.tar.gz")}),
         "missing manifest": (
@@ -284,6 +286,8 @@ BAD_EVENT_CASES = [
     "tampered assemble plan hash",
     "chunk index out of range",
     "too few chunk uris",
+    "chunk format differs from the plan",
+    "assemble format differs from the plan",
     "chunks not rendered",
     "missing project",
     "missing manifest",
@@ -392,6 +396,18 @@ def test_the_handler_entry_point_reads_its_deps_from_the_environment(s3: S3Sandb
     with pytest.raises(FramecastLambdaError) as caught:
         handler(event, None)
     assert type(caught.value).__name__ == "S3_URI_NOT_ALLOWED"
+
+
+def test_a_misconfigured_function_fails_with_invalid_config(
+    s3: S3Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAMECAST_MAX_ARCHIVE_BYTES", "0")
+    default_deps.cache_clear()  # the s3 fixture clears it again afterwards
+    get_settings.cache_clear()
+    with pytest.raises(FramecastLambdaError) as caught:
+        handler(plan_event(s3, s3.uri("projects/p.tar.gz")), None)
+    assert type(caught.value).__name__ == "INVALID_CONFIG"
+    assert "FRAMECAST_MAX_ARCHIVE_BYTES" in str(caught.value)
 
 
 def test_the_warm_browser_is_never_shut_down(

@@ -3,7 +3,8 @@
 The tiny fixture (320x180, 1 s at 30 fps, GSAP) is uploaded as a project tarball; the plan runs
 through the container's command (``python -m awslambdaric app.aws.handler.handler`` against the
 Runtime API stub) and again in-process, every chunk and the assembly run in-process from JSON
-events, exactly as Step Functions would pass them. The output object must be a valid MP4.
+events, exactly as Step Functions would pass them. The output object must be a valid MP4. A
+png-sequence render, in-process, must land frame by frame under the output prefix.
 """
 
 from __future__ import annotations
@@ -107,3 +108,43 @@ def test_a_render_through_the_lambda_handler_produces_a_valid_mp4(s3: S3Sandbox,
         "DurationMs": output["DurationMs"],
     }
     assert decoded_frames(local) == (FRAMES, WIDTH, HEIGHT, "h264")
+
+
+def test_a_png_sequence_render_lands_frame_by_frame_under_the_output_prefix(s3: S3Sandbox) -> None:
+    project_uri = S3Uri(s3.bucket, "projects/tiny.tar.gz")
+    S3Transport().upload_project(TINY, project_uri)
+    planned = invoke_in_process(
+        {
+            "Action": "plan",
+            "ProjectS3Uri": str(project_uri),
+            "PlanOutputS3Prefix": s3.uri("renders/seq/plan/"),
+            "Config": {"fps": 30, "format": "png-sequence", "chunkSize": 15},
+        }
+    )
+    chunk_uris = [
+        invoke_in_process(
+            {
+                "Action": "renderChunk",
+                "PlanHash": planned["PlanHash"],
+                "ChunkIndex": index,
+                "ChunkOutputS3Prefix": s3.uri("renders/seq/chunks/"),
+                "Format": "png-sequence",
+                "PlanManifestS3Uri": planned["PlanManifestS3Uri"],
+            }
+        )["ChunkS3Uri"]
+        for index in planned["ChunkIndexes"]
+    ]
+    assert chunk_uris == [s3.uri("renders/seq/chunks/chunk-00000.tar"), s3.uri("renders/seq/chunks/chunk-00001.tar")]
+    output = invoke_in_process(
+        {
+            "Action": "assemble",
+            "PlanHash": planned["PlanHash"],
+            "PlanManifestS3Uri": planned["PlanManifestS3Uri"],
+            "ChunkS3Uris": chunk_uris,
+            "OutputS3Uri": s3.uri("outputs/seq/"),
+            "Format": "png-sequence",
+        }
+    )
+    frames = [key for key in s3.list_keys() if key.startswith("outputs/seq/") and key.endswith(".png")]
+    assert len(frames) == FRAMES and output["FramesEncoded"] == FRAMES
+    assert output["FileSize"] == sum(len(s3.get(key)) for key in s3.list_keys() if key.startswith("outputs/seq/"))

@@ -90,6 +90,10 @@ def test_webm_declares_its_alpha_channel(project: Path, renders: Path) -> None:
     result = render_to(project, renders, "alpha.webm", format="webm")
     tags = {key.lower(): value for key, value in probe_video(result.output).tags.items()}
     assert tags.get("alpha_mode") == "1", tags
+    # And the real Matroska element, not just a tag: AlphaMode (ID 0x53C0) = 1 in the track header.
+    data = result.output.read_bytes()
+    header = data[: data.find(b"\x1f\x43\xb6\x75")]  # everything before the first Cluster
+    assert b"\x53\xc0\x81\x01" in header
 
 
 def test_mov_is_prores_4444_with_a_real_alpha_channel(project: Path, renders: Path) -> None:

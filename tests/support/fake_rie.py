@@ -200,14 +200,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
         failure = fake.begin(event)
         try:
             if failure == "http502":
-                self._send(502, {"message": "injected transient failure (bad gateway)"})
+                status, answer = 502, {"message": "injected transient failure (bad gateway)"}
             elif failure == "exit_error":
                 message = "RequestId: injected Error: Runtime exited with error: signal: killed"
-                self._send(200, {"errorType": "Runtime.ExitError", "errorMessage": message})
+                status, answer = 200, {"errorType": "Runtime.ExitError", "errorMessage": message}
             else:
-                self._send(200, fake.run(event))
+                status, answer = 200, fake.run(event)
         finally:
+            # Before the answer leaves: a client may send its next request the moment it has read one,
+            # and that must not count as two at once.
             fake.end()
+        self._send(status, answer)
 
     def _send(self, status: int, document: Any) -> None:
         body = json.dumps(document).encode()
@@ -260,7 +263,8 @@ def spawn_fake_rie(
     args += ["--fail-first", str(fail_first), "--failure", failure]
     if fail_action is not None:
         args += ["--fail-action", fail_action]
-    child_env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO_ROOT)}
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    child_env = {**os.environ, **(env or {}), "PYTHONPATH": python_path}
     with tempfile.TemporaryDirectory(prefix="fake-rie-") as tmp:
         log_path = Path(tmp) / "stderr.log"
         with log_path.open("wb") as log:

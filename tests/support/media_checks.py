@@ -112,7 +112,7 @@ def psnr(a: Image, b: Image) -> float:
     if a.shape != b.shape:
         raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
     mse = float(np.mean(np.square(a.astype(np.float64) - b.astype(np.float64))))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def sha256_of(path: Path) -> str:
