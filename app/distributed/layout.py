@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from app.distributed.config import RenderConfig
+from app.engine.capture import CaptureSettings
 from app.engine.chrome import CaptureMode
 from app.engine.formats import Codec, Format, Quality
 from app.engine.media import VideoFrames
@@ -51,6 +52,18 @@ class PlanMeta(BaseModel):
     chrome_version: str
     runtime_version: str
     encoder_args: list[str]
+
+    def capture_settings(self) -> CaptureSettings:
+        return CaptureSettings(
+            fps=self.fps,
+            width=self.width,
+            height=self.height,
+            image=self.capture_image,
+            jpeg_quality=self.jpeg_quality,
+            transparent=self.transparent,
+            variables=self.variables,
+            warmup_ticks=self.warmup_ticks,
+        )
 
 
 def read_meta(plan_dir: Path) -> PlanMeta:

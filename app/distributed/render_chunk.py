@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.distributed import layout
 from app.distributed.manifest import chunk_role, read_manifest, sha256_file, verify_plan_files, write_atomic
-from app.engine.capture import CaptureSession, CaptureSettings
+from app.engine.capture import CaptureSession
 from app.engine.chrome import acquire_browser
 from app.engine.encoder import FRAME_NAME, StreamingEncoder
 from app.engine.ffmpeg import ffmpeg_version
@@ -81,16 +81,7 @@ def render_chunk(plan_dir: Path, index: int, out_path: Path, *, plan_hash: str |
     meta = layout.read_meta(plan_dir)
     _check_versions(meta)
     start, end = meta.chunks[index]
-    settings = CaptureSettings(
-        fps=meta.fps,
-        width=meta.width,
-        height=meta.height,
-        image=meta.capture_image,
-        jpeg_quality=meta.jpeg_quality,
-        transparent=meta.transparent,
-        variables=meta.variables,
-        warmup_ticks=meta.warmup_ticks,
-    )
+    settings = meta.capture_settings()
     spec = format_spec(meta.format)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     browser = acquire_browser(meta.capture_mode)

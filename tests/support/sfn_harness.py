@@ -302,6 +302,7 @@ def run_state_machine(
     bucket: str = DEFAULT_BUCKET,
     create_bucket: bool = True,
     setup: Callable[[MockStack], None] | None = None,
+    after: Callable[[MockStack], None] | None = None,
     fast_retries: bool = True,
     timeout_s: float = 30.0,
 ) -> ExecutionOutcome:
@@ -309,7 +310,8 @@ def run_state_machine(
 
     ``handler`` is any ``(event, context) -> result`` callable, e.g. ``app.aws.handler.handler``; it
     is called from moto's worker threads, concurrently for Map iterations. ``setup`` runs inside the
-    mock after the role, function and bucket exist (upload a project there). Raises ``TimeoutError``
+    mock after the role, function and bucket exist (upload a project there); ``after`` runs inside the
+    mock once the execution ended (read what it wrote to S3). Raises ``TimeoutError``
     if the execution is still running after ``timeout_s``.
     """
     retry_delays: list[float] = []
@@ -365,6 +367,8 @@ def run_state_machine(
                     raise TimeoutError(f"execution still RUNNING after {timeout_s} s")
                 time.sleep(0.1)
             history = _history(sfn, execution_arn)
+            if after is not None:
+                after(stack)
     output = json.loads(described["output"]) if described.get("output") else None
     return ExecutionOutcome(
         status=described["status"],
