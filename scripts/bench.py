@@ -34,7 +34,7 @@ PEER_SECONDS_10S_1080P = 23.6
 
 def trimmed(source: Path, seconds: float, work: Path) -> Path:
     """A copy of a composition with a shorter data-duration (the slow formats need fewer frames)."""
-    dest = work / f"{source.name}-{seconds:g}s"
+    dest = Path(tempfile.mkdtemp(prefix=f"{source.name}-{seconds:g}s-", dir=work)) / source.name
     shutil.copytree(source, dest)
     index = dest / "index.html"
     html = index.read_text()
