@@ -33,6 +33,7 @@ BUCKET = "framecast-sfn-e2e"
 def one_handler_thread() -> Iterator[Any]:
     """moto calls Lambda from its own threads; Playwright's browser belongs to the thread that made it,
     as a Lambda container's does to its one runtime thread. So every invocation runs on one thread."""
+    chrome.shutdown_browser()  # a browser launched by an earlier test belongs to this (main) thread
     lambda_handler.default_deps.cache_clear()
     aws_settings.get_settings.cache_clear()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-container") as container:
