@@ -12,11 +12,9 @@ import av
 import pytest
 
 from app.engine.render import RenderOptions, RenderResult, render
-from tests.support.compositions import ProjectFactory, make_project, write_motion
+from tests.support.compositions import ProjectFactory, write_motion
 from tests.support.media_checks import AAC_FRAME_SECONDS, probe_video, sequence_files
 from tests.support.media_fixtures import audio_stream_seconds, decode_audio, make_tone, rms
-
-__all__ = ["make_project"]  # the session fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.chrome
 

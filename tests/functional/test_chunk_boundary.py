@@ -16,7 +16,7 @@ import pytest
 from app.distributed import RenderConfig, assemble, plan, render_chunk
 from app.distributed.render_chunk import chunk_extension
 from app.engine.render import RenderOptions, RenderResult, render
-from tests.support.compositions import ProjectFactory, make_project, write_motion
+from tests.support.compositions import ProjectFactory, write_motion
 from tests.support.media_checks import (
     AAC_FRAME_SECONDS,
     decode_frames,
@@ -26,8 +26,6 @@ from tests.support.media_checks import (
     sha256_tree,
 )
 from tests.support.media_fixtures import audio_stream_seconds, make_tone
-
-__all__ = ["make_project"]  # the session fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.chrome
 

@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.cli.main import main
-from tests.support.compositions import ProjectFactory, make_project, write_composition, write_motion
-
-__all__ = ["make_project"]  # the session fixture, imported so pytest finds it here
+from tests.support.compositions import ProjectFactory, write_composition, write_motion
 
 ERROR_LINE = re.compile(r"^([A-Z][A-Z_]+): (.+)$", re.MULTILINE)
 

@@ -14,10 +14,8 @@ import pytest
 
 from app.engine.chrome import shutdown_browser
 from app.engine.render import RenderOptions, render
-from tests.support.compositions import ProjectFactory, make_project, write_random
+from tests.support.compositions import ProjectFactory, write_random
 from tests.support.media_checks import Image, decode_frames, read_png, sequence_files, sha256_tree
-
-__all__ = ["make_project"]  # the session fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.chrome
 

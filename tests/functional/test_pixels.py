@@ -18,12 +18,9 @@ from tests.support.compositions import (
     BOX_CENTRE,
     BOX_TURNS_RED_AT,
     ProjectFactory,
-    make_project,
     write_colour_switch,
 )
 from tests.support.media_checks import close_to, decode_frames, pixel, read_png, sequence_files
-
-__all__ = ["make_project"]  # the session fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.chrome
 

@@ -31,10 +31,8 @@ from app.errors import (
     PlanHashMismatchError,
     VideoSourceUnrenderableError,
 )
-from tests.support.compositions import ProjectFactory, make_project, write_motion
+from tests.support.compositions import ProjectFactory, write_motion
 from tests.support.media_fixtures import make_tone
-
-__all__ = ["make_project"]  # the session fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.chrome
 

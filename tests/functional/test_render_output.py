@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from app.engine.render import RenderOptions, RenderResult, render
-from tests.support.compositions import ProjectFactory, make_project, write_motion
+from tests.support.compositions import ProjectFactory, write_motion
 from tests.support.media_checks import (
     Image,
     decode_frames,
@@ -23,8 +23,6 @@ from tests.support.media_checks import (
     read_png,
     sequence_files,
 )
-
-__all__ = ["make_project"]  # the session fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.chrome
 

@@ -13,10 +13,8 @@ import pytest
 from app.distributed import RenderConfig, plan, render_chunk
 from app.distributed.render_chunk import chunk_extension
 from app.engine.chrome import shutdown_browser
-from tests.support.compositions import ProjectFactory, make_project, write_random
+from tests.support.compositions import ProjectFactory, write_random
 from tests.support.media_checks import sha256_of
-
-__all__ = ["make_project"]  # the session fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.chrome
 

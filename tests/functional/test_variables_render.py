@@ -13,10 +13,8 @@ import pytest
 
 from app.engine.render import RenderOptions, render
 from app.errors import VariablesInvalidError
-from tests.support.compositions import BOX_CENTRE, BOX_CSS, BOX_HTML, ProjectFactory, make_project, write_composition
+from tests.support.compositions import BOX_CENTRE, BOX_CSS, BOX_HTML, ProjectFactory, write_composition
 from tests.support.media_checks import close_to, decode_frame, pixel
-
-__all__ = ["make_project"]  # the session fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.chrome
 
