@@ -3,61 +3,60 @@
 # framecast's production image: ONE container-image Lambda function serving the three actions
 # (plan, renderChunk, assemble) through app.aws.handler.handler.
 #
-#   docker build -t framecast:local .
-#   docker run --rm -p 9000:8080 framecast:local        # no AWS_LAMBDA_RUNTIME_API: runs under the RIE
-#   curl -d @event.json localhost:9000/2015-03-31/functions/function/invocations
+#   make image                                  # picks docker or podman, builds the base if needed
+#   docker build -t framecast:local .           # the same, by hand (stage "lambda", the last one)
+#   docker build --target rie -t framecast:rie . # + the Runtime Interface Emulator, for docker compose
+#
+# The base is plain Debian bookworm; the image installs Debian's own python3 into a venv itself. So
+# `debian:bookworm-slim` and the base scripts/build-base-image.sh makes with debootstrap where no
+# registry answers (BASE_IMAGE=framecast-base:bookworm) give the same image.
 #
 # Lambda runs the image as an arbitrary non-root user on a read-only filesystem where only /tmp is
 # writable. So: everything the function reads is world-readable, Python bytecode is compiled at build
 # time, and every directory a library writes to at run time (HOME, XDG dirs, TMPDIR) is under /tmp.
-# docker-compose.yml runs the workers with `read_only: true` to hold the image to that.
+#
+# Package traffic behind a TLS-inspecting proxy: pass its CA bundle as the build secret `hostca`
+# (`--secret id=hostca,src=/etc/ssl/certs/ca-certificates.crt`, which `make image` does). It is mounted
+# for the install steps only and never stored in a layer.
+ARG BASE_IMAGE=debian:bookworm-slim
 
-# Base and install script are shared with Dockerfile.test (tests/unit/test_container_files.py keeps
-# them in step): what CI tests is what ships.
-FROM python:3.11.14-slim-bookworm
+# Shared with Dockerfile.test (tests/unit/test_container_files.py keeps them in step): what CI tests is
+# what ships.
+FROM ${BASE_IMAGE} AS runtime
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 ENV LAMBDA_TASK_ROOT=/var/task \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore
+    PIP_ROOT_USER_ACTION=ignore \
+    PIP_NO_CACHE_DIR=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKDIR /var/task
 
-# 1. Chrome (headless shell), fonts, the static ffmpeg and the HyperFrames page runtime, installed by
-#    the one script that installs them everywhere. Only the script and the JS lockfile are copied
-#    first, so this slow layer is rebuilt only when one of them changes. The script leaves nodejs/npm
-#    installed (it installs them itself when missing); removing them here would save space but make
-#    a re-run of the script reinstall them. fc-cache builds fontconfig's system cache now, so nothing
-#    needs to write one at run time.
+# 1. Python (Debian's, in /opt/venv), Chrome (headless shell), fonts, the static ffmpeg and the
+#    HyperFrames page runtime, installed by the one script that installs them everywhere. --image
+#    removes what only installing needs (Node/npm, apt lists, caches) in the same layer. Only the
+#    script and the JS lockfile are copied first, so this slow layer is rebuilt only when one of them
+#    changes. fc-cache builds fontconfig's system cache now, so nothing writes one at run time.
 COPY scripts/install-runtime.sh scripts/
 COPY app/engine/js/package.json app/engine/js/package-lock.json app/engine/js/
-RUN bash scripts/install-runtime.sh \
- && fc-cache --force \
- && rm -rf /var/lib/apt/lists/* /root/.npm /root/.cache
+RUN --mount=type=secret,id=hostca \
+    if [ -s /run/secrets/hostca ]; then \
+      export SSL_CERT_FILE=/run/secrets/hostca PIP_CERT=/run/secrets/hostca NODE_EXTRA_CA_CERTS=/run/secrets/hostca; \
+    fi; \
+    bash scripts/install-runtime.sh --image \
+ && fc-cache --force
 
-# 2. The Lambda Runtime Interface Emulator, for local runs (docker run, docker-compose.yml). No package
-#    registry ships it, so it comes from its GitHub release. In Lambda it is never started: the
-#    entrypoint uses it only when AWS_LAMBDA_RUNTIME_API is unset. For arm64 images pass
-#    --build-arg RIE_URL=<same release>/aws-lambda-rie-arm64. Set RIE_SHA256 (sha256 of that asset)
-#    to have the download verified; the build warns when it is empty.
-ARG RIE_URL=https://github.com/aws/aws-lambda-runtime-interface-emulator/releases/download/v1.27/aws-lambda-rie
-ARG RIE_SHA256=""
-# RIE_URL is a URL, which only ADD fetches (hadolint cannot see through the variable).
-# hadolint ignore=DL3020
-ADD --chmod=0755 ${RIE_URL} /usr/local/bin/aws-lambda-rie
-RUN if [ -n "$RIE_SHA256" ]; then \
-      echo "$RIE_SHA256  /usr/local/bin/aws-lambda-rie" | sha256sum --check --strict -; \
-    else \
-      echo "WARNING: RIE_SHA256 is empty; $RIE_URL was not verified" >&2; \
-    fi
-
-# 3. Python dependencies, read from pyproject.toml alone so code edits keep this layer cached.
+# 2. Python dependencies, read from pyproject.toml alone so code edits keep this layer cached.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+RUN --mount=type=secret,id=hostca \
+    if [ -s /run/secrets/hostca ]; then export PIP_CERT=/run/secrets/hostca; fi; \
+    python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt \
- && rm -f /tmp/requirements.txt
+ && rm -rf /tmp/requirements.txt /root/.cache
 
-# 4. framecast itself. Installed editable on purpose: the page runtime lives in
+# 3. framecast itself. Installed editable on purpose: the page runtime lives in
 #    app/engine/js/node_modules (step 1), which is not package data, and app.engine.runtime finds it
 #    next to its own source file; an editable install makes /var/task/app the only copy of the code.
 #    The check runs with python -P (no working directory on sys.path), so it proves the installed
@@ -65,13 +64,15 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY app ./app
 COPY scripts ./scripts
 COPY --chmod=0755 scripts/lambda-entrypoint.sh /usr/local/bin/lambda-entrypoint.sh
-RUN pip install --no-cache-dir --editable . \
- && rm -rf build framecast.egg-info \
+RUN --mount=type=secret,id=hostca \
+    if [ -s /run/secrets/hostca ]; then export PIP_CERT=/run/secrets/hostca; fi; \
+    pip install --no-cache-dir --no-deps --editable . \
+ && rm -rf build framecast.egg-info /root/.cache \
  && find /var/task -path /var/task/app/engine/js/node_modules -prune -o -exec chmod a+rX {} + \
  && python -m compileall -q app \
  && python -P -c "import app, sys; sys.exit(0 if app.__file__.startswith('/var/task/app/') else 'app resolves to ' + app.__file__)"
 
-# Run-time environment: every writable location under /tmp, no bytecode writes (step 4 compiled it).
+# Run-time environment: every writable location under /tmp, no bytecode writes (step 3 compiled it).
 # fontconfig has no cache-location variable: its system cache was built in step 1 and its per-user
 # cache follows XDG_CACHE_HOME. Playwright's driver, Chrome's profile (a temp dir under TMPDIR) and
 # anything else that uses HOME land in /tmp too.
@@ -86,7 +87,7 @@ RUN groupadd --gid 10001 framecast \
  && useradd --uid 10001 --gid framecast --home-dir /tmp --no-create-home --shell /usr/sbin/nologin framecast
 USER 10001:10001
 
-# 5. Build-time gate: Chrome must support BeginFrame capture with this image's exact binaries, run as
+# 4. Build-time gate: Chrome must support BeginFrame capture with this image's exact binaries, run as
 #    the non-root user. The probe exits 0 pass, 1 fail, 2 harness error; anything but 0 fails the
 #    build. What it leaves in /tmp is removed so the image ships an empty /tmp.
 RUN python scripts/probe_beginframe.py; status=$?; \
@@ -96,3 +97,22 @@ RUN python scripts/probe_beginframe.py; status=$?; \
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/lambda-entrypoint.sh"]
 CMD ["app.aws.handler.handler"]
+
+# The Lambda Runtime Interface Emulator, for local runs only (docker-compose.yml's workers). No package
+# registry ships it, so it comes from its GitHub release; the production stage below never contains it,
+# and `make image` never builds this stage. Set RIE_SHA256 to have the download verified; for arm64
+# pass --build-arg RIE_URL=<same release>/aws-lambda-rie-arm64.
+FROM runtime AS rie
+ARG RIE_URL=https://github.com/aws/aws-lambda-runtime-interface-emulator/releases/download/v1.27/aws-lambda-rie
+ARG RIE_SHA256=""
+# RIE_URL is a URL, which only ADD fetches (hadolint cannot see through the variable).
+# hadolint ignore=DL3020
+ADD --chmod=0755 ${RIE_URL} /usr/local/bin/aws-lambda-rie
+RUN if [ -n "$RIE_SHA256" ]; then \
+      echo "$RIE_SHA256  /usr/local/bin/aws-lambda-rie" | sha256sum --check --strict -; \
+    else \
+      echo "WARNING: RIE_SHA256 is empty; $RIE_URL was not verified" >&2; \
+    fi
+
+# The production image: the last stage, so a plain `docker build .` builds it (without the emulator).
+FROM runtime AS lambda

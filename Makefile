@@ -3,7 +3,7 @@ PYTHON ?= python3
 PYTEST_WORKERS ?= 2
 STACK ?= framecast
 
-.PHONY: install demo test test-unit lint bench image up down deploy probe clean
+.PHONY: install demo test test-unit lint bench image test-image test-shard up down deploy probe clean
 
 install:  ## runtime (Chrome, ffmpeg, page runtime) + the Python package with test tools
 	bash scripts/install-runtime.sh
@@ -32,8 +32,14 @@ bench: install  ## benchmarks print numbers and write BENCHMARKS.md
 probe:
 	$(PYTHON) scripts/probe_beginframe.py
 
-image:  ## the production Lambda image (needs a Docker engine)
-	docker build -t framecast:local .
+image:  ## the production Lambda image, with docker or podman (podman is set up here when no engine answers)
+	bash scripts/image.sh build
+
+test-image:  ## build the image, gate it, run it read-only under awslambdaric: plan → chunks → assemble
+	bash scripts/image.sh test
+
+test-shard:  ## build Dockerfile.test and run test shard N of 4 in it: make test-shard N=1
+	bash scripts/image.sh shard $(N)
 
 up: image  ## offline stack: LocalStack + RIE workers render examples/hello into ./out
 	docker compose up --build --abort-on-container-exit --exit-code-from render
@@ -41,7 +47,7 @@ up: image  ## offline stack: LocalStack + RIE workers render examples/hello into
 down:
 	docker compose down -v
 
-deploy:  ## build, push, deploy infra/template.yaml (needs Docker and AWS credentials)
+deploy:  ## framecast lambda deploy: build, push, deploy infra/template.yaml (docker or podman, AWS credentials)
 	bash scripts/deploy.sh --stack $(STACK)
 
 clean:

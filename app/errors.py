@@ -13,8 +13,27 @@ Every error carries a stable ``code`` (what Step Functions matches on, what the 
     │   ├── VariablesInvalidError        VARIABLES_INVALID
     │   ├── S3UriNotAllowedError         S3_URI_NOT_ALLOWED
     │   ├── UnsafeArchiveError           UNSAFE_ARCHIVE
-    │   └── VideoSourceUnrenderableError VIDEO_SOURCE_UNRENDERABLE
-    ├── PlanIntegrityError            the plan a worker was given cannot be trusted: never retried
+    │   ├── VideoSourceUnrenderableError VIDEO_SOURCE_UNRENDERABLE
+    │   ├── BatchInvalidError            BATCH_INVALID (render-batch input file)
+    │   ├── BatchManifestError           BATCH_MANIFEST_INVALID (render-batch --resume)
+    │   ├── CostLimitExceededError       COST_LIMIT_EXCEEDED (render-batch cost gate)
+    │   ├── OutputPathUnsafeError        OUTPUT_PATH_UNSAFE (an output would replace an input or a non-file)
+    │   ├── StackNotFoundError           STACK_NOT_FOUND (framecast lambda: no state file / stack by that name)
+    │   ├── AwsCredentialsMissingError   AWS_CREDENTIALS_MISSING
+    │   ├── AwsRegionInvalidError        AWS_REGION_INVALID (none set, or not a region AWS knows)
+    │   ├── RegionMismatchError          REGION_MISMATCH (--region differs from the stack's)
+    │   ├── RenderNotFoundError          RENDER_NOT_FOUND
+    │   ├── RenderIdInvalidError         RENDER_ID_INVALID
+    │   ├── RenderAlreadyExistsError     RENDER_ALREADY_EXISTS (same execution name, other input)
+    │   ├── SiteNotFoundError            SITE_NOT_FOUND
+    │   ├── ImageToolMissingError        IMAGE_TOOL_MISSING (neither docker nor podman answers)
+    │   ├── ImageNotFoundError           IMAGE_NOT_FOUND (--image-uri names no image in ECR)
+    │   ├── WebhookUrlInvalidError       WEBHOOK_URL_INVALID (not https, credentials in it, ...)
+    │   └── PolicyInvalidError           POLICY_INVALID (policies validate: unreadable or not an IAM policy)
+    ├── PlanIntegrityError            the plan or chunks a worker was given cannot be trusted: never retried
+    │   ├── PlanInvalidError             PLAN_INVALID (plan files that break the plan's invariants)
+    │   ├── ChunkInvalidError            CHUNK_INVALID (not a chunk, or not the frames it claims)
+    │   ├── ChunkPlanMismatchError       CHUNK_PLAN_MISMATCH (a chunk of another plan or index)
     │   ├── PlanHashMismatchError        PLAN_HASH_MISMATCH
     │   ├── PlanArtifactDigestMismatchError PLAN_ARTIFACT_DIGEST_MISMATCH
     │   ├── MissingPlanArtifactError     MISSING_PLAN_ARTIFACT
@@ -28,7 +47,14 @@ Every error carries a stable ``code`` (what Step Functions matches on, what the 
         ├── PageError                    PAGE_ERROR
         ├── EncodeError                  ENCODE_FAILED
         ├── RuntimeMissingError          RUNTIME_MISSING (not retryable: install it)
-        └── StorageError                 STORAGE_ERROR
+        ├── StorageError                 STORAGE_ERROR
+        ├── OutputFrameCountError        OUTPUT_FRAME_COUNT_MISMATCH (the assembled output is short)
+        ├── InternalError                INTERNAL_ERROR (an unexpected exception: logged, retried)
+        └── WebhookSecretUnavailableError WEBHOOK_SECRET_UNAVAILABLE (the stack's signing secret)
+    └── CloudError                    the user's machine talking to AWS failed (framecast lambda): exit 1
+        ├── AwsRequestFailedError        AWS_REQUEST_FAILED (retryable)
+        ├── DeployFailedError            DEPLOY_FAILED (CloudFormation rolled back; reasons listed)
+        └── ImageBuildFailedError        IMAGE_BUILD_FAILED (build, login or push)
 
 ``non_retryable_codes()`` and ``RETRY_POLICY`` are what infra/template.yaml and the local backends
 use; a test keeps the template equal to them.
@@ -100,8 +126,84 @@ class VideoSourceUnrenderableError(InputError):
     code = "VIDEO_SOURCE_UNRENDERABLE"
 
 
+class BatchInvalidError(InputError):
+    code = "BATCH_INVALID"
+
+
+class BatchManifestError(InputError):
+    code = "BATCH_MANIFEST_INVALID"
+
+
+class CostLimitExceededError(InputError):
+    code = "COST_LIMIT_EXCEEDED"
+
+
+class OutputPathUnsafeError(InputError):
+    code = "OUTPUT_PATH_UNSAFE"
+
+
+class StackNotFoundError(InputError):
+    code = "STACK_NOT_FOUND"
+
+
+class AwsCredentialsMissingError(InputError):
+    code = "AWS_CREDENTIALS_MISSING"
+
+
+class AwsRegionInvalidError(InputError):
+    code = "AWS_REGION_INVALID"
+
+
+class RegionMismatchError(InputError):
+    code = "REGION_MISMATCH"
+
+
+class RenderNotFoundError(InputError):
+    code = "RENDER_NOT_FOUND"
+
+
+class RenderIdInvalidError(InputError):
+    code = "RENDER_ID_INVALID"
+
+
+class RenderAlreadyExistsError(InputError):
+    code = "RENDER_ALREADY_EXISTS"
+
+
+class SiteNotFoundError(InputError):
+    code = "SITE_NOT_FOUND"
+
+
+class ImageToolMissingError(InputError):
+    code = "IMAGE_TOOL_MISSING"
+
+
+class ImageNotFoundError(InputError):
+    code = "IMAGE_NOT_FOUND"
+
+
+class WebhookUrlInvalidError(InputError):
+    code = "WEBHOOK_URL_INVALID"
+
+
+class PolicyInvalidError(InputError):
+    code = "POLICY_INVALID"
+
+
 class PlanIntegrityError(FramecastError):
     code = "PLAN_INTEGRITY"
+
+
+class PlanInvalidError(PlanIntegrityError):
+    code = "PLAN_INVALID"
+
+
+class ChunkInvalidError(PlanIntegrityError):
+    code = "CHUNK_INVALID"
+
+
+class ChunkPlanMismatchError(PlanIntegrityError):
+    code = "CHUNK_PLAN_MISMATCH"
 
 
 class PlanHashMismatchError(PlanIntegrityError):
@@ -160,6 +262,35 @@ class RuntimeMissingError(RenderError):
 
 class StorageError(RenderError):
     code = "STORAGE_ERROR"
+
+
+class OutputFrameCountError(RenderError):
+    code = "OUTPUT_FRAME_COUNT_MISMATCH"
+
+
+class InternalError(RenderError):
+    code = "INTERNAL_ERROR"
+
+
+class WebhookSecretUnavailableError(RenderError):
+    code = "WEBHOOK_SECRET_UNAVAILABLE"
+
+
+class CloudError(FramecastError):
+    code = "CLOUD_ERROR"
+
+
+class AwsRequestFailedError(CloudError):
+    code = "AWS_REQUEST_FAILED"
+    retryable = True
+
+
+class DeployFailedError(CloudError):
+    code = "DEPLOY_FAILED"
+
+
+class ImageBuildFailedError(CloudError):
+    code = "IMAGE_BUILD_FAILED"
 
 
 def all_error_classes() -> list[type[FramecastError]]:

@@ -5,16 +5,22 @@
 #
 #   scripts/install-runtime.sh            install everything
 #   scripts/install-runtime.sh --check    only report what is installed (exit 1 if something is missing)
+#   scripts/install-runtime.sh --image    inside an image build: also install Debian's python3 in a venv
+#                                         (FRAMECAST_VENV, default /opt/venv) first, and afterwards remove
+#                                         what only installing needed (Node/npm, apt lists, caches)
 set -euo pipefail
 
 # Pins: the exact versions framecast is tested with. Plans record the versions they were made with and
 # chunk workers refuse a mismatch, so change these together with a full test run.
 CHROME_PACKAGE=chromium-headless-shell
-CHROME_VERSION="156.0.8078.79-1~deb12u1"
+CHROME_VERSION="156.0.8078.114-1~deb12u1"
 CHROME_MAJOR_GLOB="15[0-9].*"          # accepted fallback when the pinned build has left the archive
 IMAGEIO_FFMPEG_VERSION="0.8.1"         # ships a static ffmpeg 9.x (libx264, libx265, vp9, prores, opus)
 FONT_PACKAGES=(fonts-dejavu-core fonts-liberation2 fonts-noto-color-emoji fontconfig)
 NODE_PACKAGES=(nodejs npm)
+# Playwright drives Chrome through its bundled Node driver, which links libatomic.so.1 (absent from slim
+# Debian bases; present on full installs as a dependency of other packages).
+DRIVER_PACKAGES=(libatomic1)
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JS_DIR="$ROOT_DIR/app/engine/js"
@@ -22,7 +28,11 @@ RUNTIME_FILE="$JS_DIR/node_modules/@hyperframes/core/dist/hyperframe.runtime.iif
 GSAP_FILE="$JS_DIR/node_modules/gsap/dist/gsap.min.js"
 PYTHON="${PYTHON:-python3}"
 CHECK_ONLY=0
+IMAGE_MODE=0
 [ "${1:-}" = "--check" ] && CHECK_ONLY=1
+[ "${1:-}" = "--image" ] && IMAGE_MODE=1
+VENV="${FRAMECAST_VENV:-/opt/venv}"
+NODE_INSTALLED_HERE=0
 
 log() { printf '[install-runtime] %s\n' "$*"; }
 warn() { printf '\n[install-runtime] WARNING: %s\n\n' "$*" >&2; }
@@ -120,7 +130,10 @@ install_page_runtime() {
     echo "page runtime: missing $RUNTIME_FILE"
     return 1
   fi
-  command -v npm >/dev/null 2>&1 || install_debs "node" "${NODE_PACKAGES[@]}"
+  if ! command -v npm >/dev/null 2>&1; then
+    install_debs "node" "${NODE_PACKAGES[@]}"
+    NODE_INSTALLED_HERE=1
+  fi
   # npm ci installs exactly the committed lockfile; --ignore-scripts: we only need the shipped files.
   (cd "$JS_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   # npm ci leaves node_modules/.package-lock.json as its own record; compare with the committed lock.
@@ -129,14 +142,46 @@ install_page_runtime() {
   log "page runtime: installed $(cd "$JS_DIR" && node -p 'require("./node_modules/@hyperframes/core/package.json").version' 2>/dev/null || echo '?')"
 }
 
+# The image's Python is Debian's own (bookworm: 3.11.2), so the base can be rebuilt from Debian's
+# packages alone; a venv keeps pip away from the system's packages.
+install_python_venv() {
+  install_debs "python" python3 python3-venv
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  PYTHON="$VENV/bin/python"
+  log "python: $("$PYTHON" --version) in $VENV"
+}
+
+# Node and npm only unpack the page runtime (npm ci); nothing runs them at render time.
+prune_for_image() {
+  if [ $NODE_INSTALLED_HERE = 1 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq --auto-remove "${NODE_PACKAGES[@]}" >/dev/null
+    log "image: removed ${NODE_PACKAGES[*]} (install-time only)"
+  fi
+  # Chrome renders with its own SwiftShader (--use-angle=swiftshader); Mesa's DRI drivers and the LLVM
+  # they pull in (through libgl1 -> libglx-mesa0) are never loaded, and the Vulkan validation layer is
+  # for debugging Chrome itself. They are most of the image's fat; the BeginFrame gate that runs after
+  # this proves Chrome still captures without them.
+  as_root dpkg --purge --force-depends libgl1-mesa-dri libllvm15 libz3-4 >/dev/null 2>&1 || true
+  rm -f /usr/lib/chromium/libVkLayer_khronos_validation.so
+  as_root apt-get clean
+  rm -rf /var/lib/apt/lists/* /root/.npm /root/.cache "$JS_DIR/node_modules/.cache" \
+    /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/*
+}
+
 main() {
   local failed=0
+  [ $IMAGE_MODE = 1 ] && install_python_venv
   install_chrome || failed=1
   install_debs "fonts" "${FONT_PACKAGES[@]}" || failed=1
+  install_debs "playwright driver" "${DRIVER_PACKAGES[@]}" || failed=1
   install_ffmpeg || failed=1
   install_page_runtime || failed=1
   if [ $CHECK_ONLY = 1 ] && [ $failed = 1 ]; then
     exit 1
+  fi
+  if [ $IMAGE_MODE = 1 ]; then
+    [ $failed = 0 ] || die "install failed"
+    prune_for_image
   fi
   log "done"
 }

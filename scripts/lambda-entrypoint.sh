@@ -39,8 +39,8 @@ cat >&2 <<EOF
 lambda-entrypoint: AWS_LAMBDA_RUNTIME_API is not set and the Lambda Runtime Interface Emulator is not
 at $rie_bin, so nothing can deliver invocations to the handler.
   - in AWS Lambda this variable is always set: check that this is the image you deployed;
-  - to run locally, build the image with its RIE step (Dockerfile, ARG RIE_URL) or set
-    FRAMECAST_RIE_BIN to an aws-lambda-rie binary;
+  - to run locally, build the image's "rie" stage (docker build --target rie, as docker-compose.yml
+    does) or set FRAMECAST_RIE_BIN to an aws-lambda-rie binary;
   - to render without Lambda at all, use: framecast render PROJECT -o OUT
 EOF
 exit 1

@@ -70,9 +70,10 @@ def _center_pixel(png: bytes) -> list[int] | None:
 
     with av.open(io.BytesIO(png), format="png_pipe") as container:
         for frame in container.decode(video=0):
-            rgb = frame.to_ndarray(format="rgb24")
-            h, w = rgb.shape[:2]
-            return [int(v) for v in rgb[h // 2, w // 2]]
+            # Read the plane's bytes directly: to_ndarray needs numpy, which the image does not ship.
+            plane = frame.reformat(format="rgb24").planes[0]
+            offset = (frame.height // 2) * plane.line_size + (frame.width // 2) * 3
+            return list(bytes(plane)[offset : offset + 3])
     return None
 
 

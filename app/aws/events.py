@@ -1,4 +1,6 @@
-"""Wire models of the Lambda function: the three events it accepts and the small results it returns.
+"""Wire models of the Lambda function: the four events it accepts and the small results it returns.
+
+``notify`` posts the completion webhook (app.aws.notify); the other three are the render's activities.
 
 JSON is PascalCase (compatible with HyperFrames' sample events); Python attributes are snake_case.
 Every model is frozen and forbids unknown fields. ``parse_event`` is the only way in: it unwraps up
@@ -26,12 +28,13 @@ from pydantic import (
 from pydantic.alias_generators import to_pascal
 
 from app.aws.s3_uri import S3Uri, parse_object_uri, parse_prefix_uri
+from app.aws.webhook_signing import check_webhook_url
 from app.distributed.config import RenderConfig
 from app.distributed.manifest import MANIFEST_NAME
 from app.engine.formats import Format
-from app.errors import InvalidConfigError, InvalidEventError
+from app.errors import InvalidConfigError, InvalidEventError, WebhookUrlInvalidError
 
-Action = Literal["plan", "renderChunk", "assemble"]
+Action = Literal["plan", "renderChunk", "assemble", "notify"]
 ACTIONS: Final[tuple[str, ...]] = get_args(Action)
 MAX_ENVELOPES: Final = 3
 
@@ -129,11 +132,60 @@ class AssembleEvent(_Wire):
         ]
 
 
-Event = Annotated[PlanEvent | RenderChunkEvent | AssembleEvent, Field(discriminator="action")]
-EVENT_MODELS: Final[dict[str, type[PlanEvent | RenderChunkEvent | AssembleEvent]]] = {
+def _webhook_url(text: str) -> str:
+    try:
+        return check_webhook_url(text)
+    except WebhookUrlInvalidError as exc:
+        raise ValueError(exc.message) from exc
+
+
+WebhookUrl = Annotated[str, AfterValidator(_webhook_url)]
+RenderStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT"]
+
+
+class RenderFailure(_Wire):
+    """A Catch's ``{"Error", "Cause"}`` (Cause is often a Lambda error document as a JSON string)."""
+
+    error: str = Field(max_length=256)
+    cause: str | None = None
+
+
+class RenderOutput(_Wire):
+    """The trimmed assemble result the state machine keeps in ``$.Output``."""
+
+    output_s3_uri: str
+    frames_encoded: int
+    file_size: int
+    duration_ms: int
+
+
+class NotifyOutcome(_Wire):
+    status: RenderStatus
+    output: RenderOutput | None = None
+    error: RenderFailure | None = None
+
+
+class NotifyEvent(_Wire):
+    """Post the completion webhook. From the state machine: every field; from the TIMED_OUT EventBridge rule:
+    ExecutionArn and Outcome only (the function reads RenderId and WebhookUrl from the execution's input)."""
+
+    action: Literal["notify"]
+    execution_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$")
+    render_id: str | None = Field(default=None, max_length=128)
+    webhook_url: WebhookUrl | None = None
+    outcome: NotifyOutcome
+
+    def s3_uris(self) -> list[tuple[str, S3Uri]]:
+        return []  # touches no bucket
+
+
+Event = Annotated[PlanEvent | RenderChunkEvent | AssembleEvent | NotifyEvent, Field(discriminator="action")]
+AnyEvent = PlanEvent | RenderChunkEvent | AssembleEvent | NotifyEvent
+EVENT_MODELS: Final[dict[str, type[AnyEvent]]] = {
     "plan": PlanEvent,
     "renderChunk": RenderChunkEvent,
     "assemble": AssembleEvent,
+    "notify": NotifyEvent,
 }
 
 
@@ -166,13 +218,22 @@ class AssembleResultOut(_Wire):
     duration_ms: int
 
 
+class NotifyResultOut(_Wire):
+    delivered: bool
+    attempts: int
+    status_code: int | None
+    detail: str
+
+
 def unwrap(raw: Any) -> dict[str, Any]:
     """The event object inside up to MAX_ENVELOPES ``{"Payload": ...}`` envelopes."""
     if isinstance(raw, str | bytes):
         try:
             raw = json.loads(raw)
         except ValueError as exc:
-            raise InvalidEventError(f"the event is not valid JSON: {exc}") from exc
+            raise InvalidEventError(f"the event is not valid JSON: {str(exc)[:200]}") from exc
+        except RecursionError as exc:  # the json module recurses once per nested array or object
+            raise InvalidEventError("the event is nested too deeply to be a framecast event") from exc
     for depth in range(MAX_ENVELOPES + 1):
         if not isinstance(raw, dict):
             raise InvalidEventError(f"the event must be a JSON object, got {type(raw).__name__}")
@@ -195,7 +256,7 @@ def action_of(raw: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def parse_event(raw: Any) -> PlanEvent | RenderChunkEvent | AssembleEvent:
+def parse_event(raw: Any) -> AnyEvent:
     """Validate an untrusted event; raise INVALID_EVENT (or INVALID_CONFIG) naming every bad field."""
     data = unwrap(raw)
     action = data.get("Action", data.get("action"))
@@ -205,6 +266,8 @@ def parse_event(raw: Any) -> PlanEvent | RenderChunkEvent | AssembleEvent:
         raise InvalidEventError(f"Action {str(action)[:40]!r} is not one of: {', '.join(ACTIONS)}")
     try:
         return EVENT_MODELS[action].model_validate(data)
+    except RecursionError as exc:
+        raise InvalidEventError(f"the {action} event is nested too deeply (in Config.Variables?)") from exc
     except ValidationError as exc:
         errors = exc.errors()
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in errors)

@@ -7,8 +7,9 @@ fresh work folder under ``work_root``, run the action (app.aws.actions), remove 
 
 Typed errors: this is the one place that re-raises a ``FramecastError`` as an exception whose class
 NAME is the error code (``PLAN_HASH_MISMATCH``...): awslambdaric reports ``type(exc).__name__`` as the
-errorType and Step Functions matches its Retry/Catch lists on it. Unknown exceptions propagate
-unchanged (they are retried as ``States.ALL``).
+errorType and Step Functions matches its Retry/Catch lists on it. Any other exception is a bug or an
+outage we did not foresee: it is logged with its traceback and raised as ``INTERNAL_ERROR``
+(retryable), so the errorType Step Functions sees is always one of our codes.
 
 Warm containers: Lambda reuses a container for later invocations, and the engine keeps its browser
 alive in the process (``app.engine.chrome.acquire_browser``); nothing here shuts it down, so only
@@ -30,11 +31,12 @@ from typing import Any, ClassVar, assert_never
 from aws_lambda_powertools import Logger
 
 from app.aws.actions import Deps, run_assemble, run_plan, run_render_chunk
-from app.aws.events import AssembleEvent, PlanEvent, RenderChunkEvent, action_of, parse_event
+from app.aws.events import AnyEvent, AssembleEvent, NotifyEvent, PlanEvent, RenderChunkEvent, action_of, parse_event
+from app.aws.notify import run_notify
 from app.aws.s3_transport import S3Transport
 from app.aws.s3_uri import check_allowed
 from app.aws.settings import get_settings
-from app.errors import FramecastError, error_class_for_code
+from app.errors import FramecastError, InternalError, error_class_for_code
 
 __all__ = ["Deps", "FramecastLambdaError", "default_deps", "dispatch", "handler", "lambda_error_class"]
 
@@ -80,7 +82,17 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except FramecastError as exc:  # a misconfigured function: report it under its code too
         logger.error("configuration failed", extra={"error_code": exc.code, "error": exc.message})
         raise to_lambda_error(exc) from exc
+    except Exception as exc:
+        logger.exception("configuration crashed")
+        raise to_lambda_error(_internal(exc)) from exc
     return dispatch(event, deps, context)
+
+
+def _internal(exc: BaseException) -> InternalError:
+    detail = (str(exc).strip().splitlines() or [""])[0][:300]
+    return InternalError(
+        f"unexpected {type(exc).__name__}{': ' + detail if detail else ''}; retried, and reported in the logs"
+    )
 
 
 @contextlib.contextmanager
@@ -94,7 +106,7 @@ def _work_dir(root: Path, action: str) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _log_keys(event: PlanEvent | RenderChunkEvent | AssembleEvent) -> dict[str, Any]:
+def _log_keys(event: AnyEvent) -> dict[str, Any]:
     """What an operator needs to find an invocation; never the config or its variables."""
     uris = {name: str(uri) for name, uri in event.s3_uris() if not name.startswith("ChunkS3Uris[")}
     keys: dict[str, Any] = {"uris": uris}
@@ -107,7 +119,7 @@ def _log_keys(event: PlanEvent | RenderChunkEvent | AssembleEvent) -> dict[str, 
     return keys
 
 
-def _route(event: PlanEvent | RenderChunkEvent | AssembleEvent, deps: Deps, work: Path) -> dict[str, Any]:
+def _route(event: AnyEvent, deps: Deps, work: Path) -> dict[str, Any]:
     match event:
         case PlanEvent():
             return run_plan(event, deps, work).dump()
@@ -115,6 +127,8 @@ def _route(event: PlanEvent | RenderChunkEvent | AssembleEvent, deps: Deps, work
             return run_render_chunk(event, deps, work).dump()
         case AssembleEvent():
             return run_assemble(event, deps, work).dump()
+        case NotifyEvent():
+            return run_notify(event, deps.settings).dump()
         case _:
             assert_never(event)
 
@@ -122,7 +136,10 @@ def _route(event: PlanEvent | RenderChunkEvent | AssembleEvent, deps: Deps, work
 def dispatch(event: Any, deps: Deps, context: Any = None) -> dict[str, Any]:
     """Validate, run and answer one event; FramecastErrors leave as exceptions named by their code."""
     started = time.perf_counter()
-    action = action_of(event)
+    try:
+        action = action_of(event)
+    except Exception:  # logging must not be what fails: the event is parsed (and refused) below
+        action = None
     logger.append_keys(action=action[:40] if action else None, request_id=getattr(context, "aws_request_id", None))
     try:
         parsed = parse_event(event)
@@ -138,9 +155,9 @@ def dispatch(event: Any, deps: Deps, context: Any = None) -> dict[str, Any]:
         extra = {"error_code": exc.code, "retryable": exc.retryable, "error": exc.message, "duration_ms": _ms(started)}
         logger.error("action failed", extra=extra)
         raise to_lambda_error(exc) from exc
-    except Exception:
-        logger.exception("action crashed", extra={"duration_ms": _ms(started)})
-        raise
+    except Exception as exc:
+        logger.exception("action crashed", extra={"error_code": InternalError.code, "duration_ms": _ms(started)})
+        raise to_lambda_error(_internal(exc)) from exc
     finally:
         logger.remove_keys(list(_INVOCATION_KEYS))
 

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_archive_bytes: int = Field(default=2 * GIB, gt=0)
     max_archive_members: int = Field(default=100_000, gt=0)
+    # The stack's webhook signing secret (Secrets Manager ARN); the template sets it, notify reads it.
+    webhook_secret_arn: str | None = None
 
     @field_validator("bucket_allowlist", mode="before")
     @classmethod

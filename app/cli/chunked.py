@@ -22,6 +22,7 @@ def render_chunked(
     backend: str,
     endpoints: list[str],
     bucket: str | None,
+    force: bool = False,
 ) -> None:
     fields: dict[str, Any] = dict(options)
     if chunks is not None:
@@ -33,18 +34,25 @@ def render_chunked(
         fields["chunk_size"] = chunk_size
     config = RenderConfig.parse(fields)
     if backend == "local":
-        _local(project, out, config, workers if workers > 1 else None)
+        _local(project, out, config, workers if workers > 1 else None, force)
     elif backend == "rie":
-        _rie(project, out, config, endpoints, bucket)
+        _rie(project, out, config, endpoints, bucket, force)
     else:
         raise InvalidConfigError(f"backend {backend!r} is not one of: local, rie")
 
 
-def _local(project: Path, out: Path, config: RenderConfig, workers: int | None) -> None:
+def _local(project: Path, out: Path, config: RenderConfig, workers: int | None, force: bool) -> None:
     from app.local.pool import render_chunked as run
 
     with progress_bar(f"rendering {project.name} in chunks", unit="chunks") as update:
-        result = run(project, out, config, workers=workers, progress=lambda _stage, done, total: update(done, total))
+        result = run(
+            project,
+            out,
+            config,
+            workers=workers,
+            progress=lambda _stage, done, total: update(done, total),
+            force=force,
+        )
     boots = [c.boot_seconds for c in result.chunks]
     console.print(
         f"[green]✓[/] {out} — {result.plan.total_frames} frames in {result.plan.chunk_count} chunks, "
@@ -56,7 +64,7 @@ def _local(project: Path, out: Path, config: RenderConfig, workers: int | None) 
     )
 
 
-def _rie(project: Path, out: Path, config: RenderConfig, endpoints: list[str], bucket: str | None) -> None:
+def _rie(project: Path, out: Path, config: RenderConfig, endpoints: list[str], bucket: str | None, force: bool) -> None:
     if not endpoints:
         raise InvalidConfigError("--backend rie needs at least one --endpoint URL (e.g. http://localhost:9000)")
     if not bucket:
@@ -71,5 +79,6 @@ def _rie(project: Path, out: Path, config: RenderConfig, endpoints: list[str], b
             endpoints=endpoints,
             bucket=bucket,
             progress=lambda _s, done, total: update(done, total),
+            force=force,
         )
     console.print(f"[green]✓[/] {out} — {result!s}", highlight=False)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
 from app.cli.progress import console, human_size, progress_bar
-from app.engine.formats import FORMATS, QUALITIES, format_spec
+from app.engine.formats import FORMATS, QUALITIES, Codec, format_spec
 from app.engine.render import RenderOptions, RenderResult
 from app.engine.render import render as render_locally
 from app.engine.variables import parse_variables
@@ -45,18 +45,53 @@ def render(
     chunks: Annotated[int | None, typer.Option(min=1, help="Render as plan → N chunks → assemble.")] = None,
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Frames per chunk (instead of --chunks).")] = None,
     max_parallel_chunks: Annotated[int | None, typer.Option(min=1, max=256, help="Upper bound on chunks.")] = None,
-    backend: Annotated[str, typer.Option(help="local (this machine) or rie (Lambda RIE endpoints).")] = "local",
+    backend: Annotated[
+        str, typer.Option(help="local (this machine), rie (Lambda RIE endpoints) or lambda (a deployed --stack).")
+    ] = "local",
     endpoint: Annotated[list[str] | None, typer.Option(help="RIE invoke URL (repeat for several workers).")] = None,
     bucket: Annotated[str | None, typer.Option(help="S3 bucket for the rie backend.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing output folder framecast did not write.")
+    ] = False,
+    stack: Annotated[str | None, typer.Option(help="lambda backend: the deployed stack to render on.")] = None,
+    site_id: Annotated[str | None, typer.Option(help="lambda backend: reuse this uploaded site (s-...).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="lambda backend: follow the render, then download it.")] = False,
+    region: Annotated[str | None, typer.Option(help="lambda backend: AWS region (default: the stack's).")] = None,
+    profile: Annotated[str | None, typer.Option(help="lambda backend: AWS profile (default: AWS_PROFILE).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="lambda backend: print one JSON object.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="lambda backend: print the cost estimate; upload and start nothing.")
+    ] = False,
+    webhook: Annotated[
+        str | None, typer.Option(help="lambda backend: POST a signed JSON here when the render ends (https).")
+    ] = None,
 ) -> None:
     """Render a composition to a video file."""
     _choice(fmt, FORMATS, "format")
     _choice(quality, QUALITIES, "quality")
+    if codec is not None:
+        _choice(codec, get_args(Codec), "codec")
     out = output or default_output(project, fmt)
     values = parse_variables(variables, variables_file)
     options: dict[str, Any] = dict(
         fps=fps, format=fmt, codec=codec, quality=quality, crf=crf, variables=values, strict_variables=strict_variables
     )
+    if dry_run and backend != "lambda":
+        raise InvalidConfigError("--dry-run estimates a Lambda render's cost; use it with --backend lambda")
+    if backend == "lambda":
+        from app.cli import lambda_render
+
+        chunking = dict(chunks=chunks, chunk_size=chunk_size, max_parallel_chunks=max_parallel_chunks)
+        if dry_run:
+            from app.cli.lambda_estimate import estimate_on_lambda
+
+            estimate_on_lambda(project, options, chunking, stack=stack, region=region, json_out=json_out)
+            return
+        lambda_render.render_on_lambda(
+            project, output, options, chunking, stack=stack, region=region, profile=profile, site_id=site_id,
+            wait=wait, json_out=json_out, force=force, webhook=webhook,
+        )  # fmt: skip
+        return
     distributed = chunks is not None or chunk_size is not None or max_parallel_chunks is not None or workers > 1
     if backend != "local" or distributed:
         from app.cli import chunked
@@ -72,10 +107,11 @@ def render(
             backend=backend,
             endpoints=endpoint or [],
             bucket=bucket,
+            force=force,
         )
         return
     with progress_bar(f"rendering {project.name}") as update:
-        result = render_locally(project, out, RenderOptions(**options), progress=update)
+        result = render_locally(project, out, RenderOptions(**options), progress=update, force=force)
     print_summary(result)
 
 

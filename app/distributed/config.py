@@ -13,6 +13,8 @@ from app.errors import InvalidConfigError
 DEFAULT_MAX_PARALLEL_CHUNKS = 16
 MAX_PARALLEL_CHUNKS_LIMIT = 256
 DEFAULT_MIN_CHUNK_FRAMES = 10
+# Deeper values cannot be a sensible variable, and would overflow recursive JSON code later on.
+MAX_VARIABLES_DEPTH = 32
 
 
 class RenderConfig(BaseModel):
@@ -36,6 +38,18 @@ class RenderConfig(BaseModel):
     def _fps_supported(cls, value: int | None) -> int | None:
         if value is not None and value not in SUPPORTED_FPS:
             raise ValueError(f"must be one of {', '.join(map(str, SUPPORTED_FPS))}")
+        return value
+
+    @field_validator("variables")
+    @classmethod
+    def _variables_shallow(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        pending: list[tuple[Any, int]] = [(value, 1)]
+        while pending:  # iterative: the check itself must not recurse
+            item, depth = pending.pop()
+            if depth > MAX_VARIABLES_DEPTH:
+                raise ValueError(f"are nested more than {MAX_VARIABLES_DEPTH} levels deep")
+            children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+            pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
         return value
 
     @classmethod

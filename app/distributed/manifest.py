@@ -2,11 +2,16 @@
 
 Pure functions over local paths and an ``ArtifactStore``; no network here (S3 lives in app/aws).
 
-Plan hash framing (documented, stable): the SHA-256 of the UTF-8 text formed by one line per plan
-file, sorted by path::
+Plan hash framing (documented, stable): the SHA-256 of the UTF-8 text formed by the chunk count and
+one line per plan file, sorted by path, so every field a worker trusts is covered::
 
-    framecast-plan-v1\n
-    <path>\0<sha256 hex>\0<size>\n      (for every file, sorted by POSIX path)
+    framecast-plan-v2\n
+    chunks\0<chunk_count>\n
+    <path>\0<sha256 hex>\0<size>\0<roles, comma-separated>\n      (for every file, sorted by POSIX path)
+
+A manifest is a model with invariants (safe relative paths, each listed once, roles naming chunks
+below ``chunk_count``); a plan folder holding a file the manifest does not list is refused, so
+nothing a worker serves or reads comes from outside the hash.
 
 Publication is content-addressed: every file becomes an immutable blob named by its sha256, and the
 manifest (written LAST) lists path, sha256, size and the roles that need it: ``chunk`` (every chunk
@@ -18,24 +23,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Protocol
+from pathlib import Path, PurePosixPath
+from typing import Final, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from app.distributed.config import MAX_PARALLEL_CHUNKS_LIMIT
 from app.errors import (
     MissingPlanArtifactError,
     PlanArtifactDigestMismatchError,
     PlanHashMismatchError,
+    PlanInvalidError,
 )
 
 MANIFEST_NAME = "plan-manifest.json"
-HASH_HEADER = "framecast-plan-v1\n"
+MANIFEST_VERSION: Final = 2
+HASH_HEADER = f"framecast-plan-v{MANIFEST_VERSION}\n"
 ROLE_ASSEMBLE = "assemble"
 ROLE_ALL_CHUNKS = "chunk"
+MAX_PATH_CHARS = 1024
 _READ_BLOCK = 1 << 20
+_ROLE = re.compile(r"^(assemble|chunk|chunk:(0|[1-9][0-9]{0,5}))$")
+_SHA256 = r"^[0-9a-f]{64}$"
 
 
 def chunk_role(index: int) -> str:
@@ -45,10 +57,28 @@ def chunk_role(index: int) -> str:
 class ManifestEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    path: str
-    sha256: str
-    size: int
+    path: str = Field(min_length=1, max_length=MAX_PATH_CHARS)
+    sha256: str = Field(pattern=_SHA256)
+    size: int = Field(ge=0)
     roles: tuple[str, ...]
+
+    @field_validator("path")
+    @classmethod
+    def _relative_inside(cls, value: str) -> str:
+        parts = PurePosixPath(value).parts
+        if value.startswith("/") or "\\" in value or "\0" in value or any(p in ("..", ".") for p in parts):
+            raise ValueError(f"path {value[:200]!r} is not a plain relative path inside the plan")
+        if value == MANIFEST_NAME or "/".join(parts) != value:
+            raise ValueError(f"path {value[:200]!r} is not a normalised plan file path")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for role in value:
+            if not _ROLE.match(role):
+                raise ValueError(f"role {role[:60]!r} is not 'assemble', 'chunk' or 'chunk:<index>'")
+        return value
 
     def needed_by(self, role: str) -> bool:
         if role in self.roles:
@@ -59,16 +89,30 @@ class ManifestEntry(BaseModel):
 class PlanManifest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    version: int = 1
-    plan_hash: str
-    chunk_count: int
+    version: Literal[2] = MANIFEST_VERSION
+    plan_hash: str = Field(pattern=_SHA256)
+    chunk_count: int = Field(ge=1, le=MAX_PARALLEL_CHUNKS_LIMIT)
     entries: tuple[ManifestEntry, ...]
+
+    @model_validator(mode="after")
+    def _entries_consistent(self) -> PlanManifest:
+        seen: set[str] = set()
+        for entry in self.entries:
+            if entry.path in seen:
+                raise ValueError(f"path {entry.path[:200]!r} is listed twice")
+            seen.add(entry.path)
+            for role in entry.roles:
+                if role.startswith("chunk:") and int(role[6:]) >= self.chunk_count:
+                    raise ValueError(
+                        f"{entry.path[:200]!r} names role {role}, beyond the plan's {self.chunk_count} chunks"
+                    )
+        return self
 
     def entries_for(self, role: str) -> list[ManifestEntry]:
         return [entry for entry in self.entries if entry.needed_by(role)]
 
     def verify_hash(self) -> None:
-        actual = plan_hash_of(self.entries)
+        actual = plan_hash_of(self.entries, self.chunk_count)
         if actual != self.plan_hash:
             raise PlanHashMismatchError(
                 f"the manifest's plan hash {self.plan_hash[:12]}… does not match its entries ({actual[:12]}…); "
@@ -84,10 +128,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def plan_hash_of(entries: Iterable[ManifestEntry]) -> str:
+def plan_hash_of(entries: Iterable[ManifestEntry], chunk_count: int) -> str:
     digest = hashlib.sha256(HASH_HEADER.encode())
+    digest.update(f"chunks\0{chunk_count}\n".encode())
     for entry in sorted(entries, key=lambda e: e.path):
-        digest.update(f"{entry.path}\0{entry.sha256}\0{entry.size}\n".encode())
+        digest.update(f"{entry.path}\0{entry.sha256}\0{entry.size}\0{','.join(entry.roles)}\n".encode())
     return digest.hexdigest()
 
 
@@ -98,7 +143,7 @@ def build_manifest(plan_dir: Path, roles_by_path: dict[str, tuple[str, ...]], ch
         relative = path.relative_to(plan_dir).as_posix()
         roles = roles_by_path.get(relative, (ROLE_ALL_CHUNKS, ROLE_ASSEMBLE))
         entries.append(ManifestEntry(path=relative, sha256=sha256_file(path), size=path.stat().st_size, roles=roles))
-    return PlanManifest(plan_hash=plan_hash_of(entries), chunk_count=chunk_count, entries=tuple(entries))
+    return PlanManifest(plan_hash=plan_hash_of(entries, chunk_count), chunk_count=chunk_count, entries=tuple(entries))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -121,7 +166,13 @@ def parse_manifest(data: bytes, where: str) -> PlanManifest:
     try:
         return PlanManifest.model_validate_json(data)
     except ValidationError as exc:
-        raise PlanHashMismatchError(f"the plan manifest at {where} is not valid: {exc.errors()[0]['msg']}") from exc
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":  # not even JSON: truncated or overwritten
+            raise PlanHashMismatchError(f"the plan manifest at {where} is not valid JSON: {first['msg']}") from exc
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'manifest'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise PlanInvalidError(f"the plan manifest at {where} is not valid: {problems}; re-plan") from exc
 
 
 def read_manifest(plan_dir: Path) -> PlanManifest:
@@ -145,6 +196,7 @@ def verify_plan_files(plan_dir: Path, role: str, expected_plan_hash: str | None 
             f"expected plan {expected_plan_hash[:12]}… but {plan_dir} holds plan {manifest.plan_hash[:12]}…; "
             "pass the PlanHash that plan returned"
         )
+    _refuse_unlisted_files(plan_dir, manifest)
     for entry in manifest.entries_for(role):
         path = plan_dir / entry.path
         if not path.is_file():
@@ -156,6 +208,20 @@ def verify_plan_files(plan_dir: Path, role: str, expected_plan_hash: str | None 
                 f"plan file {entry.path} was modified after planning (sha256 differs); re-plan instead of editing it"
             )
     return manifest
+
+
+def _refuse_unlisted_files(plan_dir: Path, manifest: PlanManifest) -> None:
+    """A file the manifest does not list would be served or read without being covered by the hash."""
+    listed = {entry.path for entry in manifest.entries}
+    for current, dirs, files in os.walk(plan_dir):
+        links = [name for name in dirs if (Path(current) / name).is_symlink()]
+        for name in [*links, *files]:
+            relative = (Path(current) / name).relative_to(plan_dir).as_posix()
+            if relative != MANIFEST_NAME and relative not in listed:
+                raise PlanHashMismatchError(
+                    f"{relative} in {plan_dir} is not part of the plan (its manifest does not list it); "
+                    "remove it, keep outputs outside the plan folder, or re-plan"
+                )
 
 
 class ArtifactStore(Protocol):

@@ -29,7 +29,7 @@ from app.engine import audio, media, runtime
 from app.engine.chrome import acquire_browser
 from app.engine.composition import check_duration
 from app.engine.ffmpeg import ffmpeg_version
-from app.engine.formats import video_codec_args
+from app.engine.formats import check_frame_size, video_codec_args
 from app.engine.render import Prepared, RenderOptions, frame_count, open_session, prepare, replace_dir
 from app.engine.server import ProjectServer
 from app.errors import CompositionInvalidError
@@ -107,6 +107,7 @@ def plan(project_dir: Path, config: RenderConfig, plan_dir: Path) -> PlanResult:
         strict_variables=config.strict_variables,
     )
     prepared = prepare(Path(project_dir), options)
+    check_frame_size(prepared.codec, prepared.composition.width, prepared.composition.height)
     staging = plan_dir.parent / f".{plan_dir.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -152,6 +153,7 @@ def _plan_into(prepared: Prepared, config: RenderConfig, staging: Path, started:
         warmup_ticks=WARMUP_TICKS,
         transparent=settings.transparent,
         variables=config.variables,
+        duration_seconds=duration,
         total_frames=total,
         chunks=chunks,
         videos=videos,

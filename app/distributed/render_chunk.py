@@ -3,7 +3,8 @@
 Pure function over local paths; no network. Before any frame: the plan files this chunk needs are
 verified against the manifest, the index against the plan, and this worker's ffmpeg and Chrome
 against the versions the plan recorded. Same plan + index → byte-identical output, so a retried
-task overwrites its output with the same bytes.
+task overwrites its output with the same bytes. Every chunk carries its identity (plan hash, index,
+frame range; see chunk_identity), which assemble verifies before joining.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from app.distributed import layout
+from app.distributed.chunk_identity import IDENTITY_MEMBER, TAG_KEY, ChunkIdentity
 from app.distributed.manifest import chunk_role, read_manifest, sha256_file, verify_plan_files, write_atomic
 from app.engine.capture import CaptureSession
 from app.engine.chrome import acquire_browser
@@ -77,10 +79,11 @@ def _check_versions(meta: layout.PlanMeta) -> None:
 def render_chunk(plan_dir: Path, index: int, out_path: Path, *, plan_hash: str | None = None) -> ChunkResult:
     started = time.perf_counter()
     _check_index(plan_dir, index)
-    verify_plan_files(plan_dir, chunk_role(index), plan_hash)
-    meta = layout.read_meta(plan_dir)
+    manifest = verify_plan_files(plan_dir, chunk_role(index), plan_hash)
+    meta = layout.read_meta(plan_dir, manifest.chunk_count)
     _check_versions(meta)
     start, end = meta.chunks[index]
+    identity = ChunkIdentity(plan_hash=manifest.plan_hash, index=index, start_frame=start, end_frame=end)
     settings = meta.capture_settings()
     spec = format_spec(meta.format)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,9 +93,9 @@ def render_chunk(plan_dir: Path, index: int, out_path: Path, *, plan_hash: str |
         try:
             session.open()
             if spec.is_sequence:
-                capture_seconds, encode_seconds = _png_chunk(session, start, end, out_path)
+                capture_seconds, encode_seconds = _png_chunk(session, identity, out_path)
             else:
-                capture_seconds, encode_seconds = _video_chunk(session, meta, start, end, out_path)
+                capture_seconds, encode_seconds = _video_chunk(session, meta, identity, out_path)
         finally:
             session.close()
     return ChunkResult(
@@ -110,8 +113,9 @@ def render_chunk(plan_dir: Path, index: int, out_path: Path, *, plan_hash: str |
 
 
 def _video_chunk(
-    session: CaptureSession, meta: layout.PlanMeta, start: int, end: int, out_path: Path
+    session: CaptureSession, meta: layout.PlanMeta, identity: ChunkIdentity, out_path: Path
 ) -> tuple[float, float]:
+    start, end = identity.start_frame, identity.end_frame
     spec = format_spec(meta.format)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=spec.extension, dir=out_path.parent)
     os.close(fd)
@@ -124,6 +128,7 @@ def _video_chunk(
         meta.crf,
         fps=meta.fps,
         segment_frames=end - start,
+        metadata={TAG_KEY: identity.tag_value()},
     )
     try:
         capture_seconds = capture_range(session, start, end, encoder, None)
@@ -141,8 +146,9 @@ def _video_chunk(
 class _TarSink:
     """Collects PNG frames, globally numbered, for a deterministic tar (fixed order, mtime, owner)."""
 
-    def __init__(self) -> None:
-        self.frames: list[tuple[str, bytes]] = []
+    def __init__(self, identity: ChunkIdentity) -> None:
+        # The identity goes first: assemble reads it before trusting any frame.
+        self.frames: list[tuple[str, bytes]] = [(IDENTITY_MEMBER, identity.member_bytes())]
 
     def write(self, index: int, image: bytes) -> None:
         self.frames.append((FRAME_NAME.format(index + 1), image))
@@ -151,7 +157,7 @@ class _TarSink:
         return None
 
     def abort(self) -> None:
-        self.frames.clear()
+        del self.frames[1:]
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -163,9 +169,9 @@ class _TarSink:
         return buffer.getvalue()
 
 
-def _png_chunk(session: CaptureSession, start: int, end: int, out_path: Path) -> tuple[float, float]:
-    sink = _TarSink()
-    capture_seconds = capture_range(session, start, end, sink, None)
+def _png_chunk(session: CaptureSession, identity: ChunkIdentity, out_path: Path) -> tuple[float, float]:
+    sink = _TarSink(identity)
+    capture_seconds = capture_range(session, identity.start_frame, identity.end_frame, sink, None)
     waited = time.perf_counter()
     data = sink.to_bytes()
     write_atomic(out_path, data)

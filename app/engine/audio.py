@@ -183,7 +183,8 @@ def _input_args(track: _Track) -> list[str | Path]:
 def atomic_output(out_path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``out_path``; rename it over ``out_path`` only if the block succeeds."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_path.with_name(f".{out_path.stem}.tmp-{uuid.uuid4().hex}{out_path.suffix}")
+    # The pid lets a later run tell a stale leftover of a killed process from a live render's file.
+    staging = out_path.with_name(f".{out_path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex}{out_path.suffix}")
     try:
         yield staging
         os.replace(staging, out_path)
@@ -203,7 +204,8 @@ def mix_audio(composition: Composition, total_seconds: float, out_path: Path, *,
         return False
     graph = mix_filter_graph(tracks, total_seconds)
     inputs = [arg for track in tracks for arg in _input_args(track)]
-    with tempfile.TemporaryDirectory(prefix="framecast-mix-") as scratch, atomic_output(out_path) as staging:
+    scratch_prefix = f"framecast-mix-{os.getpid()}-"  # the pid lets a later run sweep it if this one is killed
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix) as scratch, atomic_output(out_path) as staging:
         graph_args: list[str | Path] = ["-filter_complex", graph]
         if len(graph) > _INLINE_GRAPH_LIMIT:
             script = Path(scratch) / "mix.filtergraph"

@@ -3,20 +3,27 @@
 Frame ``i`` is the page seeked to ``t = i / fps`` and captured once, with BeginFrame (the default:
 frames exist only when we ask for them) or Page.captureScreenshot (the fallback). A session is bound
 to one page; the browser outlives it.
+
+Every call into the page after load (readiness polls, warm-up, each seek + capture) runs under a
+deadline (``chrome.browser_deadline``): a page that hangs fails with CAPTURE_TIMEOUT naming the frame
+instead of blocking for ever. The per-frame deadline scales with the frame's size and can be set with
+FRAMECAST_FRAME_TIMEOUT_SECONDS (or ``CaptureSettings.frame_timeout_seconds``).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from app.engine import runtime
-from app.engine.chrome import CapturePage, WarmBrowser, begin_frame
-from app.errors import CaptureTimeoutError, PageError
+from app.engine.chrome import CapturePage, WarmBrowser, begin_frame, browser_deadline
+from app.errors import CaptureTimeoutError, InvalidConfigError, PageError
 
 if TYPE_CHECKING:
     from playwright.sync_api import Request, Route
@@ -28,6 +35,10 @@ log = logging.getLogger(__name__)
 
 READY_POLL_SECONDS = 0.02
 _TRANSPARENT_CSS = "html,body,[data-composition-id]{background:transparent!important}"
+FRAME_TIMEOUT_ENV = "FRAMECAST_FRAME_TIMEOUT_SECONDS"
+# Software GL takes well under a second for a 1080p frame; a first frame may decode images and fonts.
+BASE_FRAME_TIMEOUT_SECONDS = 30.0
+FRAME_TIMEOUT_SECONDS_PER_MEGAPIXEL = 10.0
 _SEEK = "async ([t, frames]) => { await window.__hf.seek(t); if (frames) await window.__hf.showVideoFrames(frames); }"
 
 
@@ -43,6 +54,21 @@ class CaptureSettings:
     warmup_ticks: int = 30
     ready_timeout_seconds: float = 45.0
     navigation_timeout_seconds: float = 60.0
+    frame_timeout_seconds: float | None = None  # None: FRAMECAST_FRAME_TIMEOUT_SECONDS, else by size
+
+
+def frame_timeout_seconds(width: int, height: int) -> float:
+    """The deadline of one seek + capture: the environment's, else 30 s plus 10 s per megapixel."""
+    raw = os.environ.get(FRAME_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return BASE_FRAME_TIMEOUT_SECONDS + FRAME_TIMEOUT_SECONDS_PER_MEGAPIXEL * width * height / 1e6
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidConfigError(f"{FRAME_TIMEOUT_ENV}={raw[:40]!r} must be a positive number of seconds")
+    return value
 
 
 @dataclass
@@ -65,6 +91,11 @@ class CaptureSession:
     def interval_ms(self) -> float:
         return 1000.0 / self.settings.fps
 
+    @property
+    def frame_timeout(self) -> float:
+        s = self.settings
+        return s.frame_timeout_seconds or frame_timeout_seconds(s.width, s.height)
+
     def open(self) -> None:
         """Load the page and wait for readiness; raises CaptureTimeoutError/PageError with what is missing."""
         started = time.perf_counter()
@@ -79,22 +110,30 @@ class CaptureSession:
             page.page.goto(self.server.entry_url, wait_until="load", timeout=s.navigation_timeout_seconds * 1000)
         except Exception as exc:
             raise CaptureTimeoutError(f"the composition page did not load: {_first_line(exc)}") from exc
+        self.frame_timeout  # noqa: B018  # a bad FRAMECAST_FRAME_TIMEOUT_SECONDS fails before any frame
         if s.transparent:
-            page.page.add_style_tag(content=_TRANSPARENT_CSS)
+            with browser_deadline(self.frame_timeout, "styling the transparent page"):
+                page.page.add_style_tag(content=_TRANSPARENT_CSS)
         self._wait_until_ready()
         if page.mode == "beginframe":
-            for _ in range(s.warmup_ticks):
-                self._tick(None)
+            with browser_deadline(self.frame_timeout, "warming up the page"):
+                for _ in range(s.warmup_ticks):
+                    self._tick(None)
         self.boot_seconds = time.perf_counter() - started
 
     def page_duration(self) -> float:
         assert self.page is not None
-        return float(self.page.page.evaluate("() => window.__hf.duration"))
+        with browser_deadline(self.frame_timeout, "reading the composition's duration"):
+            return float(self.page.page.evaluate("() => window.__hf.duration"))
 
     def capture(self, index: int) -> bytes:
-        """Seek to frame ``index`` and return its image bytes."""
-        assert self.page is not None
+        """Seek to frame ``index`` and return its image bytes (CAPTURE_TIMEOUT past the frame deadline)."""
         t = index / self.settings.fps
+        with browser_deadline(self.frame_timeout, f"frame {index} (t={t:.3f} s)"):
+            return self._capture(index, t)
+
+    def _capture(self, index: int, t: float) -> bytes:
+        assert self.page is not None
         frames = self._video_frame_urls(t)
         try:
             self.page.page.evaluate(_SEEK, [t, frames])
@@ -137,14 +176,15 @@ class CaptureSession:
         deadline = time.monotonic() + self.settings.ready_timeout_seconds
         waiting: list[str] = ["bridge"]
         while time.monotonic() < deadline:
-            waiting = self.page.page.evaluate(
-                "() => window.__hf && window.__hf.readiness ? window.__hf.readiness() : ['bridge']"
-            )
-            if not waiting:
-                self.page.page.evaluate("() => window.__hf.settle()")
-                return
-            if self.page.mode == "beginframe":
-                self._tick(None)  # the page's rendering only advances on BeginFrames
+            with browser_deadline(self.frame_timeout, "waiting for the composition to be ready"):
+                waiting = self.page.page.evaluate(
+                    "() => window.__hf && window.__hf.readiness ? window.__hf.readiness() : ['bridge']"
+                )
+                if not waiting:
+                    self.page.page.evaluate("() => window.__hf.settle()")
+                    return
+                if self.page.mode == "beginframe":
+                    self._tick(None)  # the page's rendering only advances on BeginFrames
             time.sleep(READY_POLL_SECONDS)
         raise CaptureTimeoutError(
             f"the composition was not ready after {self.settings.ready_timeout_seconds:.0f} s; still waiting for: "

@@ -4,20 +4,30 @@ Owns the launch flags (deterministic, software GL), the BeginFrame page recipe, 
 and the warm browser: a launched browser is kept for the next render in the same process (Lambda
 reuses containers), so only the first render pays for the launch. Playwright errors are translated
 here into BrowserLaunchError / CaptureTimeoutError.
+
+Deadlines: a page whose scripts never return blocks every Playwright call on it, and Playwright's
+``evaluate`` has no timeout. ``browser_deadline`` arms a timer beside such a call; when it fires, the
+browser processes this process started are killed (SIGKILL, found through /proc), which fails the
+blocked call, and the block raises CaptureTimeoutError naming what it was waiting for. The dead
+browser is dropped, so the next render launches a fresh one.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from app.errors import BrowserLaunchError, RuntimeMissingError
+from app.errors import BrowserLaunchError, CaptureTimeoutError, RuntimeMissingError
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Playwright
@@ -235,6 +245,11 @@ def _close(warm: WarmBrowser) -> None:
         warm.playwright.stop()
 
 
+def warm_browser_running() -> bool:
+    """Whether this process holds a launched browser (so a caller can close only one it caused)."""
+    return _warm is not None
+
+
 def shutdown_browser() -> None:
     global _warm
     if _warm is not None:
@@ -243,6 +258,71 @@ def shutdown_browser() -> None:
             _close(warm)
         except Exception as exc:  # the process may be exiting; a failed close changes nothing
             log.debug("closing the warm browser failed", extra={"error": str(exc)})
+
+
+def _child_pids() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])  # the name in (...) may hold spaces
+        children.setdefault(parent, []).append(int(entry))
+    return children
+
+
+def kill_browser_processes() -> int:
+    """SIGKILL every Chrome process descended from this process; return how many were killed."""
+    try:
+        executable = os.path.realpath(chrome_path())
+    except RuntimeMissingError:
+        return 0
+    children, pending, killed = _child_pids(), [os.getpid()], 0
+    while pending:
+        for pid in children.get(pending.pop(), []):
+            pending.append(pid)
+            with contextlib.suppress(OSError):
+                if os.path.realpath(f"/proc/{pid}/exe") == executable:
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+    return killed
+
+
+@contextlib.contextmanager
+def browser_deadline(seconds: float, what: str) -> Iterator[None]:
+    """Run the block with a deadline; past it, kill the browser and raise CAPTURE_TIMEOUT naming ``what``."""
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        log.warning("browser deadline passed; killing Chrome", extra={"what": what, "seconds": seconds})
+        kill_browser_processes()
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except Exception as exc:
+        if not expired.is_set():
+            raise
+        _timed_out(seconds, what, exc)
+    finally:
+        timer.cancel()
+    if expired.is_set():
+        _timed_out(seconds, what, None)
+
+
+def _timed_out(seconds: float, what: str, cause: BaseException | None) -> None:
+    shutdown_browser()  # it was killed: the next render must launch a new one
+    raise CaptureTimeoutError(
+        f"{what} did not finish within {seconds:g} s, so Chrome was stopped; a script on the page may never "
+        "return (an endless loop in an onUpdate callback?). If frames are only slow, raise "
+        "FRAMECAST_FRAME_TIMEOUT_SECONDS"
+    ) from cause
 
 
 def browser_version() -> str:

@@ -161,10 +161,32 @@ def _variables_declaration(raw: str | None) -> list[dict[str, Any]]:
     return parsed
 
 
+def _root_fps(root: dict[str, str]) -> int | None:
+    """``data-fps`` as a whole positive number (the supported list is checked with the render options)."""
+    raw = root.get("data-fps")
+    value = _number(raw, "data-fps")
+    if value is None:
+        return None
+    if value <= 0 or value != int(value):
+        raise CompositionInvalidError(
+            f"data-fps={raw!r} is not a whole, positive number of frames per second; "
+            "use one of 24, 25, 30, 50, 60 or leave it out (30)"
+        )
+    return int(value)
+
+
 def _find_root(elements: list[_Element]) -> _Element:
     comps = [e for e in elements if "data-composition-id" in e.attrs]
     explicit = [e for e in comps if e.attrs.get("data-root") == "true"]
     top_level = [e for e in comps if not e.depth_in_composition]
+    # data-root="true" picks one root among several; without it, two top-level roots are ambiguous.
+    for kind, candidates in (('data-root="true" ', explicit), ("top-level ", [] if explicit else top_level)):
+        if len(candidates) > 1:
+            ids = ", ".join(repr(e.attrs["data-composition-id"][:60]) for e in candidates[:4])
+            raise CompositionInvalidError(
+                f"{ENTRY_FILE} has {len(candidates)} {kind}composition roots ({ids}); a project renders one root: "
+                'nest the others inside it or mark the one to render with data-root="true"'
+            )
     for candidates in (explicit, top_level, comps):
         if candidates:
             return candidates[0]
@@ -240,7 +262,7 @@ def read_composition(project_dir: Path) -> Composition:
     collector.feed(entry.read_text(encoding="utf-8", errors="replace"))
     collector.close()
     root = _find_root(collector.elements)
-    fps = _number(root.attrs.get("data-fps"), "data-fps")
+    fps = _root_fps(root.attrs)
     declaration_raw = collector.html_attrs.get(
         "data-composition-variables", root.attrs.get("data-composition-variables")
     )
@@ -250,7 +272,7 @@ def read_composition(project_dir: Path) -> Composition:
         width=_dimension(root.attrs, "data-width"),
         height=_dimension(root.attrs, "data-height"),
         duration=_root_duration(root.attrs),
-        fps=int(fps) if fps else None,
+        fps=fps,
         variables_declaration=_variables_declaration(declaration_raw),
         media=_media(collector.elements),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -41,6 +42,7 @@ class StreamingEncoder:
         *,
         fps: int,
         segment_frames: int | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         self.out_path = out_path
         image_codec = "png" if spec.capture_image == "png" else "mjpeg"
@@ -49,6 +51,7 @@ class StreamingEncoder:
             ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
             "-f", "image2pipe", "-c:v", image_codec, "-framerate", str(fps), "-i", "-",
             *video_args, "-an", "-r", str(fps),
+            *(arg for key, value in (metadata or {}).items() for arg in ("-metadata", f"{key}={value}")),
             *(["-movflags", "+faststart"] if spec.name in ("mp4", "mov") else []),
             "-f", _muxer(spec), str(out_path),
         ]  # fmt: skip

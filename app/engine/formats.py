@@ -94,6 +94,21 @@ def resolve_crf(codec: Codec, quality: Quality, crf: int | None) -> int | None:
     return crf
 
 
+# 4:2:0 chroma halves both dimensions: x264/x265 refuse odd sizes (VP9 and ProRes 4444 accept them).
+EVEN_SIZE_CODECS: Final[frozenset[str]] = frozenset({"h264", "h265"})
+
+
+def check_frame_size(codec: Codec, width: int, height: int) -> None:
+    """Refuse a size the codec cannot encode, before any browser or encoder starts."""
+    if codec in EVEN_SIZE_CODECS and (width % 2 or height % 2):
+        even = f"{width + width % 2}x{height + height % 2}"
+        raise FormatNotSupportedError(
+            f"{width}x{height} cannot be encoded as {codec} (yuv420p needs an even width and height); "
+            f"make the composition {even} (or {width - width % 2}x{height - height % 2}), "
+            "or render webm, mov or png-sequence"
+        )
+
+
 def video_codec_args(
     codec: Codec, quality: Quality, crf: int | None, *, fps: int, alpha: bool, segment_frames: int | None
 ) -> list[str]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.engine import audio, media, mux
+from app.engine import audio, media, mux, scratch
 from app.engine.capture import CaptureSession, CaptureSettings
 from app.engine.chrome import CaptureMode, acquire_browser
 from app.engine.composition import Composition, check_duration, read_composition
@@ -33,11 +31,13 @@ from app.engine.formats import (
     Format,
     FormatSpec,
     Quality,
+    check_frame_size,
     format_spec,
     fps_or_error,
     resolve_codec,
     resolve_crf,
 )
+from app.engine.output_path import OutputKind, check_output, mark_output_folder
 from app.engine.server import ProjectServer
 from app.engine.variables import check_variables
 from app.errors import FramecastError
@@ -114,12 +114,20 @@ def prepare(project_dir: Path, options: RenderOptions) -> Prepared:
     composition = read_composition(project_dir)
     spec = format_spec(options.format)
     codec = resolve_codec(spec, options.codec)
-    fps = fps_or_error(options.fps or composition.fps or DEFAULT_FPS)
+    check_frame_size(codec, composition.width, composition.height)
+    fps = fps_or_error(resolve_fps(options.fps, composition.fps))
     crf = resolve_crf(codec, options.quality, options.crf)
     warnings = check_variables(options.variables, composition.variables_declaration, strict=options.strict_variables)
     for warning in warnings:
         log.warning(warning)
     return Prepared(composition, spec, codec, fps, crf, options.quality, tuple(warnings))
+
+
+def resolve_fps(requested: int | None, authored: int | None) -> int:
+    """The option, else the root's data-fps, else 30; an explicit 0 stays 0 (and is refused), never 30."""
+    if requested is not None:
+        return requested
+    return authored if authored is not None else DEFAULT_FPS
 
 
 def frame_count(duration: float, fps: int) -> int:
@@ -168,15 +176,26 @@ def capture_range(session: CaptureSession, start: int, end: int, sink: FrameSink
 
 
 def render(
-    project_dir: Path, out_path: Path, options: RenderOptions | None = None, progress: Progress | None = None
+    project_dir: Path,
+    out_path: Path,
+    options: RenderOptions | None = None,
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
 ) -> RenderResult:
-    """Render ``project_dir`` to ``out_path``; nothing is left at ``out_path`` unless it succeeds."""
+    """Render ``project_dir`` to ``out_path``; nothing is left at ``out_path`` unless it succeeds.
+
+    The output is checked before any browser starts (``output_path.check_output``): it may not replace the
+    project or a non-regular file, nor a folder framecast did not write unless ``force``.
+    """
     started = time.perf_counter()
     options = options or RenderOptions()
     prepared = prepare(project_dir, options)
-    out_path = Path(out_path)
+    kind: OutputKind = "folder" if prepared.spec.is_sequence else "file"
+    out_path = check_output(Path(out_path), kind=kind, inputs=[project_dir], force=force)
+    scratch.sweep_stale(beside=out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="framecast-render-"))
+    work = scratch.make_temp_dir("render")
     try:
         frames, capture_mode, has_audio = _render_into(prepared, options, work, out_path, progress)
     finally:
@@ -253,12 +272,13 @@ def _output_for(
     """The sink frames go to, and the step that turns its result into ``out_path`` atomically."""
     spec = prepared.spec
     if spec.is_sequence:
-        staging = out_path.parent / f".{out_path.name}.partial-{os.getpid()}"
+        staging = scratch.staging_name(out_path, "partial")
         shutil.rmtree(staging, ignore_errors=True)
 
         def publish_folder(audio_path: Path | None, seconds: float) -> None:
             if audio_path is not None:
                 shutil.copyfile(audio_path, staging / "audio.m4a")
+            mark_output_folder(staging)
             replace_dir(staging, out_path)
 
         return _CleanupSink(PngFolderSink(staging), staging), publish_folder
@@ -292,7 +312,7 @@ def replace_dir(staging: Path, target: Path) -> None:
     """Put ``staging`` at ``target``, replacing an older folder there; never a half-written target."""
     if target.exists() and not target.is_dir():
         raise FramecastError(f"{target} exists and is not a folder; remove it or choose another output")
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    old = scratch.staging_name(target, "old")
     if target.exists():
         target.rename(old)
     staging.rename(target)

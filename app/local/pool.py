@@ -9,7 +9,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -19,6 +18,9 @@ from pydantic import BaseModel, ConfigDict
 
 from app.distributed import AssembleResult, ChunkResult, PlanResult, RenderConfig, assemble, plan, render_chunk
 from app.distributed.render_chunk import chunk_extension
+from app.engine import scratch
+from app.engine.formats import format_spec
+from app.engine.output_path import check_output, mark_output_folder
 
 Progress = Callable[[str, int, int], None]
 
@@ -46,9 +48,14 @@ def render_chunked(
     *,
     workers: int | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> ChunkedRenderResult:
+    """Plan, render every chunk, assemble into ``out_path`` (checked first, see ``output_path``)."""
     started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="framecast-chunked-"))
+    sequence = format_spec(config.format).is_sequence
+    out_path = check_output(out_path, kind="folder" if sequence else "file", inputs=[project_dir], force=force)
+    scratch.sweep_stale(beside=out_path)
+    work = scratch.make_temp_dir("chunked")
     try:
         plan_dir = work / "plan"
         planned = plan(project_dir, config, plan_dir)
@@ -63,6 +70,8 @@ def render_chunked(
         chunks_seconds = time.perf_counter() - chunk_started
         assemble_started = time.perf_counter()
         assembled = assemble(plan_dir, paths, out_path, plan_hash=planned.plan_hash)
+        if sequence:
+            mark_output_folder(out_path)
         return ChunkedRenderResult(
             plan=planned,
             chunks=results,
@@ -90,7 +99,8 @@ def _render_all(
         return results
     # spawn, not fork: the parent may already hold a Playwright driver and its threads.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         futures = {
             pool.submit(render_chunk, plan_dir, index, path, plan_hash=planned.plan_hash): index
             for index, path in enumerate(paths)
@@ -106,3 +116,16 @@ def _render_all(
                 if progress:
                     progress("chunks", done_count, len(paths))
         return [by_index[i] for i in range(len(paths))]
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the worker processes now: a failed or interrupted render must not wait for chunks in flight."""
+    # The executor has no public way to kill its workers; ``_processes`` has been its pid→Process map since 3.2.
+    processes = dict(getattr(pool, "_processes", None) or {})
+    for process in processes.values():
+        process.kill()

@@ -23,7 +23,6 @@ import functools
 import http.client
 import json
 import logging
-import os
 import queue
 import re
 import shutil
@@ -43,8 +42,10 @@ from app.aws.s3_transport import S3Transport
 from app.aws.s3_uri import S3Uri
 from app.distributed.config import RenderConfig
 from app.distributed.layout import AUDIO_FILE
+from app.engine import scratch
 from app.engine.encoder import FRAME_NAME
 from app.engine.formats import format_spec
+from app.engine.output_path import MARKER_NAME, OutputKind, check_output, mark_output_folder
 from app.engine.render import replace_dir
 from app.errors import (
     RETRY_POLICY,
@@ -293,17 +294,21 @@ def render_via_rie(
     sleep: Sleep | None = None,
     transport: S3Transport | None = None,
     post: Post = http_post,
+    force: bool = False,
 ) -> RieRenderResult:
     """Render ``project_dir`` to ``out_path`` through RIE endpoints; nothing appears at ``out_path`` on failure.
 
     Intermediates go under ``s3://bucket/renders/<render_id>/``, the output to
     ``s3://bucket/outputs/<render_id>/<out_path.name>`` (a prefix for png-sequence).
     ``progress("chunks", done, total)`` is called on this thread. ``sleep``, ``transport`` and ``post``
-    are seams for tests (see ``RieClient``).
+    are seams for tests (see ``RieClient``). The output is checked first (``output_path.check_output``).
     """
     started = time.perf_counter()
     if not endpoints:
         raise InvalidConfigError("no RIE endpoint given; pass at least one URL such as http://localhost:9000")
+    kind: OutputKind = "folder" if format_spec(config.format).is_sequence else "file"
+    out_path = check_output(out_path, kind=kind, inputs=[project_dir], force=force)
+    scratch.sweep_stale(beside=out_path)
     render_id = render_id or new_render_id()
     if not _RENDER_ID.match(render_id):
         raise InvalidConfigError(f"render id {render_id[:80]!r} must be 1-128 letters, digits, '.', '_' or '-'")
@@ -380,10 +385,12 @@ def _download_sequence(transport: S3Transport, prefix: S3Uri, out_path: Path, fr
     """Fetch a png-sequence output (frames numbered from 1, plus the audio) into a folder, all at once."""
     names = [FRAME_NAME.format(number) for number in range(1, frames + 1)] + ([AUDIO_FILE] if has_audio else [])
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_path.parent / f".{out_path.name}.partial-{os.getpid()}"
+    staging = scratch.staging_name(out_path, "partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
         size = sum(transport.download_file(prefix.child(name), staging / name) for name in names)
+        mark_output_folder(staging)
+        size += (staging / MARKER_NAME).stat().st_size
         replace_dir(staging, out_path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -366,12 +366,16 @@ def test_activity_errors_keep_their_code_and_retryable_flag(s3: S3Sandbox, deps:
     assert s3.snapshot() == before
 
 
-def test_unknown_exceptions_propagate_unchanged(s3: S3Sandbox, deps: Deps, planned: dict[str, Any]) -> None:
+def test_unknown_exceptions_become_a_retryable_internal_error(
+    s3: S3Sandbox, deps: Deps, planned: dict[str, Any]
+) -> None:
     def crashing(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("bug")
 
-    with pytest.raises(RuntimeError, match="bug"):
+    with pytest.raises(FramecastLambdaError, match="RuntimeError: bug") as caught:
         dispatch(chunk_event(s3, planned, 0), Deps(**{**vars(deps), "render_chunk": crashing}))
+    assert type(caught.value).__name__ == "INTERNAL_ERROR" and caught.value.retryable
+    assert isinstance(caught.value.__cause__, RuntimeError)
     assert list(deps.settings.work_root.iterdir()) == []
 
 

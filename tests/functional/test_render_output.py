@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from app.engine.output_path import MARKER_NAME
 from app.engine.render import RenderOptions, RenderResult, render
 from tests.support.compositions import ProjectFactory, write_motion
 from tests.support.media_checks import (
@@ -115,7 +116,8 @@ def test_png_sequence_is_30_numbered_frames_and_no_audio_file(sequence: RenderRe
     result = sequence
     files = sequence_files(result.output)
     assert [f.name for f in files] == [f"frame_{i:06d}.png" for i in range(1, 31)]
-    assert sorted(p.name for p in result.output.iterdir()) == [f.name for f in files]  # no audio.m4a, nothing else
+    # No audio.m4a, nothing else but the marker that lets a later render replace this folder.
+    assert sorted(p.name for p in result.output.iterdir()) == [MARKER_NAME] + [f.name for f in files]
     first = read_png(files[0])
     assert first.shape == (180, 320, 4)
     assert result.has_audio is False

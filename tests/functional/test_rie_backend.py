@@ -22,6 +22,7 @@ from app.aws.s3_transport import S3Transport
 from app.aws.s3_uri import S3Uri
 from app.distributed import assemble, plan, render_chunk
 from app.distributed.config import RenderConfig
+from app.engine.output_path import MARKER_NAME
 from app.engine.render import RenderOptions, render
 from app.errors import (
     RETRY_POLICY,
@@ -272,7 +273,7 @@ def test_a_png_sequence_arrives_as_a_folder_equal_to_a_local_render(
     render(motion, local, RenderOptions(format="png-sequence"))
     out = tmp_path / "frames"
     out.mkdir()
-    (out / "stale.png").write_bytes(b"from an older render")  # replaced as a whole, never merged into
+    (out / "frame_000099.png").write_bytes(b"from an older render")  # replaced as a whole, never merged into
 
     result = render_via_rie(
         motion,
@@ -286,9 +287,10 @@ def test_a_png_sequence_arrives_as_a_folder_equal_to_a_local_render(
     )
 
     assert result.output_s3_uri == f"s3://{BUCKET}/outputs/rie-png/frames/"
-    names = sorted(path.name for path in out.iterdir())
-    assert names == sorted(path.name for path in local.iterdir())
+    names = sorted(path.name for path in out.iterdir() if path.name != MARKER_NAME)
+    assert names == sorted(path.name for path in local.iterdir() if path.name != MARKER_NAME)
     assert names == [f"frame_{n:06d}.png" for n in range(1, 31)]
+    assert (out / MARKER_NAME).is_file(), "a sequence output is marked as framecast's, so a later render may replace it"
     for name in names:
         assert (out / name).read_bytes() == (local / name).read_bytes(), f"{name} differs"
     assert result.size_bytes == sum(path.stat().st_size for path in out.iterdir())
@@ -308,8 +310,8 @@ def test_a_sequence_output_is_fetched_frame_by_frame_into_a_folder_that_replaces
 
     size = _download_sequence(transport, prefix, out, frames=3, has_audio=True)
 
-    assert {path.name: path.read_bytes() for path in out.iterdir()} == files
-    assert size == sum(len(data) for data in files.values())
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.name != MARKER_NAME} == files
+    assert size == sum(len(data) for data in files.values()) + (out / MARKER_NAME).stat().st_size
     assert sorted(path.name for path in tmp_path.iterdir()) == ["frames"]
 
 

@@ -192,9 +192,31 @@ class LambdaProcess:
         return str(self.log.read().decode(errors="replace"))[-6000:]
 
 
+def container_command(engine: str, image: str, env: Mapping[str, str]) -> list[str]:
+    """``ENGINE run`` of the production image as Lambda runs it: read-only root, a writable /tmp, the
+    image's own non-root user and entrypoint, host networking to reach the stub and the S3 server."""
+    passed = sorted(k for k in env if k.startswith(("AWS_", "FRAMECAST_")) and k != "AWS_PROFILE")
+    options = [arg for key in passed for arg in ("-e", f"{key}={env[key]}")]
+    return [
+        engine,
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--read-only",
+        "--tmpfs",
+        "/tmp:exec,mode=1777",
+        *options,
+        image,
+    ]
+
+
 @contextlib.contextmanager
-def lambda_runtime(env: Mapping[str, str], handler: str = "app.aws.handler.handler") -> Iterator[LambdaProcess]:
-    """Run the image's command, ``python -m awslambdaric <handler>``, against a fresh stub."""
+def lambda_runtime(
+    env: Mapping[str, str], handler: str = "app.aws.handler.handler", container: tuple[str, str] | None = None
+) -> Iterator[LambdaProcess]:
+    """Run the image's command, ``python -m awslambdaric <handler>``, against a fresh stub: here, or
+    with ``container=(engine, image)`` inside that image."""
     with RuntimeApiStub() as api, tempfile.TemporaryFile() as log:
         lambda_env = {
             **env,
@@ -206,8 +228,11 @@ def lambda_runtime(env: Mapping[str, str], handler: str = "app.aws.handler.handl
             "AWS_LAMBDA_LOG_STREAM_NAME": "test/[$LATEST]0",
             "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
         }
+        command = [sys.executable, "-m", "awslambdaric", handler]
+        if container is not None:
+            command = container_command(*container, lambda_env)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", handler],
+            command,
             cwd=REPO_ROOT,
             env=lambda_env,
             stdout=log,

@@ -61,6 +61,8 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
 DEFAULT_BUCKET = "framecast-test-renders"
 FUNCTION_NAME = "framecast-test-render"
+# The stack's webhook signing secret as the harness creates it (``AWS::SecretsManager::Secret`` in the template).
+WEBHOOK_SECRET = "harness-webhook-secret-0123456789abcdef"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 _UNRESOLVED = re.compile(r"\$\{[A-Za-z0-9_]+\}")
@@ -121,6 +123,7 @@ class MockStack:
     bucket: str
     function_arn: str
     role_arn: str
+    webhook_secret_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,13 +169,14 @@ def load_definition(template_path: str | Path, substitutions: Mapping[str, str])
     return definition
 
 
-def function_environment(template_path: str | Path, bucket: str) -> dict[str, str]:
-    """The render function's environment variables, with ``!Ref`` to the bucket resolved."""
+def function_environment(template_path: str | Path, bucket: str, secret_arn: str = "") -> dict[str, str]:
+    """The render function's environment variables, with ``!Ref`` to the bucket (and secret) resolved."""
     template = cfn_yaml.load(template_path)
     functions = [res for res in template["Resources"].values() if res["Type"] == "AWS::Lambda::Function"]
     if len(functions) != 1:
         raise ValueError(f"expected one AWS::Lambda::Function, found {len(functions)}")
     buckets = {name for name, res in template["Resources"].items() if res["Type"] == "AWS::S3::Bucket"}
+    secrets = {name for name, res in template["Resources"].items() if res["Type"] == "AWS::SecretsManager::Secret"}
     variables = functions[0]["Properties"].get("Environment", {}).get("Variables", {})
     env: dict[str, str] = {}
     for name, value in variables.items():
@@ -180,6 +184,8 @@ def function_environment(template_path: str | Path, bucket: str) -> dict[str, st
             env[name] = value
         elif isinstance(value, dict) and value.get("Ref") in buckets:
             env[name] = bucket
+        elif isinstance(value, dict) and value.get("Ref") in secrets and secret_arn:
+            env[name] = secret_arn
         else:
             raise ValueError(f"cannot resolve environment variable {name}={value!r} outside CloudFormation")
     return env
@@ -290,7 +296,12 @@ def _create_stack(region: str, bucket: str, create_bucket: bool) -> MockStack:
             s3.create_bucket(Bucket=bucket)
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    return MockStack(region=region, bucket=bucket, function_arn=function_arn, role_arn=role_arn)
+    secret_arn = boto3.client("secretsmanager", region_name=region).create_secret(
+        Name="framecast-test-webhook-secret", SecretString=WEBHOOK_SECRET
+    )["ARN"]
+    return MockStack(
+        region=region, bucket=bucket, function_arn=function_arn, role_arn=role_arn, webhook_secret_arn=secret_arn
+    )
 
 
 def run_state_machine(
@@ -326,7 +337,7 @@ def run_state_machine(
         stack = _create_stack(region, bucket, create_bucket)
         router = _Router(handler, stack.function_arn)
         environ = {
-            **function_environment(template_path, bucket),
+            **function_environment(template_path, bucket, stack.webhook_secret_arn),
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
         }

@@ -173,3 +173,23 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("case", ["parent-dir entry", "absolute path", "symlink", "character device"])
+def test_without_tarfile_filters_as_on_python_3_11_2_archives_still_extract_safely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # Debian bookworm's python3 (the Lambda image's) predates tarfile.data_filter / FilterError (3.11.4).
+    import app.aws.archive as archive_module
+
+    monkeypatch.setattr(archive_module, "_DATA_FILTER", {})
+    monkeypatch.setattr(archive_module, "_FILTER_ERRORS", ())
+    good = make_tar(tmp_path / "good.tar.gz", [file_entry("index.html"), file_entry("assets/a.css", b"a{}")])
+    out = extract_archive(good, tmp_path / "good", **LIMITS)
+    assert (out / "assets" / "a.css").read_bytes() == b"a{}"
+    members, expected = HOSTILE[case]
+    parent = tmp_path / "work"
+    parent.mkdir()
+    with pytest.raises(UnsafeArchiveError, match=expected.replace(".", r"\.")):
+        extract_archive(make_tar(tmp_path / "bad.tar.gz", members), parent / "project", **LIMITS)
+    assert_nothing_left(parent)

@@ -290,8 +290,10 @@ class FakeFunction:
 def test_render_via_rie_wires_plan_chunks_and_assemble_through_the_events(tmp_path: Path) -> None:
     function, transport = FakeFunction(chunks=3), FakeTransport()
     progress: list[tuple[str, int, int]] = []
+    project = tmp_path / "project"  # the output must lie outside the project (issue 12)
+    project.mkdir()
     result = render_via_rie(
-        tmp_path,
+        project,
         tmp_path / "out" / "final.mp4",
         RenderConfig(max_parallel_chunks=3, fps=30),
         endpoints=["http://a:8080", "http://b:8080"],
@@ -303,7 +305,7 @@ def test_render_via_rie_wires_plan_chunks_and_assemble_through_the_events(tmp_pa
         post=function,
     )
 
-    assert transport.uploaded == [(tmp_path, "s3://render-bucket/renders/r1/project.tar.gz")]
+    assert transport.uploaded == [(project, "s3://render-bucket/renders/r1/project.tar.gz")]
     (plan_url, plan_event), *chunk_calls, (assemble_url, assemble_event) = function.events
     assert plan_url == assemble_url == "http://a:8080" + INVOKE_PATH
     assert plan_event["PlanOutputS3Prefix"] == "s3://render-bucket/renders/r1/plan/"
@@ -335,5 +337,5 @@ def test_bad_arguments_are_invalid_config_before_anything_is_uploaded(
     transport = FakeTransport()
     arguments: dict[str, Any] = {"endpoints": ["http://a:8080"], "bucket": "render-bucket", **kwargs}
     with pytest.raises(InvalidConfigError, match=message):
-        render_via_rie(tmp_path, tmp_path / "o.mp4", RenderConfig(), transport=transport, **arguments)  # type: ignore[arg-type]
+        render_via_rie(tmp_path / "project", tmp_path / "o.mp4", RenderConfig(), transport=transport, **arguments)  # type: ignore[arg-type]
     assert transport.uploaded == []

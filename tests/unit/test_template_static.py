@@ -288,12 +288,13 @@ def test_flow_is_validate_plan_assert_map_assemble() -> None:
     assert distributed["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert 0 < distributed["MaxConcurrency"] <= 1000
     assert inline["Next"] == distributed["Next"] == "Assemble"
-    assert s["Assemble"]["End"] is True
+    # After Assemble only the optional completion webhook runs (tests/unit/test_webhook_template.py).
+    assert s["Assemble"]["Next"] == "WebhookRequested"
 
 
 def test_every_task_invokes_the_render_function_and_trims_its_result() -> None:
     tasks = [st for st in _all_states(states()) if st["Type"] == "Task"]
-    assert len(tasks) == 4
+    assert len(tasks) == 5  # plan, the two chunk Maps' tasks, assemble, notify
     for task in tasks:
         assert task["Resource"] == "arn:aws:states:::lambda:invoke"
         assert task["Parameters"]["FunctionName"] == "${RenderFunctionArn}"
