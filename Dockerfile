@@ -31,16 +31,20 @@ ENV LAMBDA_TASK_ROOT=/var/task \
     PIP_ROOT_USER_ACTION=ignore \
     PIP_NO_CACHE_DIR=1 \
     VIRTUAL_ENV=/opt/venv \
+    FRAMECAST_FFMPEG_PACKED=/opt/framecast/ffmpeg.zst \
     PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKDIR /var/task
 
-# 1. Python (Debian's, in /opt/venv), Chrome (headless shell), fonts, the static ffmpeg and the
-#    HyperFrames page runtime, installed by the one script that installs them everywhere. --image
-#    removes what only installing needs (Node/npm, apt lists, caches) in the same layer. Only the
-#    script and the JS lockfile are copied first, so this slow layer is rebuilt only when one of them
-#    changes. fc-cache builds fontconfig's system cache now, so nothing writes one at run time.
+# 1. Python (Debian's, in /opt/venv) with pyproject.toml's dependencies, Chrome (headless shell),
+#    fonts, the static ffmpeg (zstd-packed, see FRAMECAST_FFMPEG_PACKED) and the HyperFrames page
+#    runtime, installed by the one script that installs them everywhere. --image removes what only
+#    installing needs (Node/npm, binutils, apt lists, caches, debug symbols) in the same layer. Only
+#    the script, the JS lockfile and pyproject.toml are copied first, so this slow layer is rebuilt
+#    only when one of them changes. fc-cache builds fontconfig's system cache now, so nothing writes
+#    one at run time.
 COPY scripts/install-runtime.sh scripts/
 COPY app/engine/js/package.json app/engine/js/package-lock.json app/engine/js/
+COPY pyproject.toml ./
 RUN --mount=type=secret,id=hostca \
     if [ -s /run/secrets/hostca ]; then \
       export SSL_CERT_FILE=/run/secrets/hostca PIP_CERT=/run/secrets/hostca NODE_EXTRA_CA_CERTS=/run/secrets/hostca; \
@@ -48,15 +52,7 @@ RUN --mount=type=secret,id=hostca \
     bash scripts/install-runtime.sh --image \
  && fc-cache --force
 
-# 2. Python dependencies, read from pyproject.toml alone so code edits keep this layer cached.
-COPY pyproject.toml ./
-RUN --mount=type=secret,id=hostca \
-    if [ -s /run/secrets/hostca ]; then export PIP_CERT=/run/secrets/hostca; fi; \
-    python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt \
- && rm -rf /tmp/requirements.txt /root/.cache
-
-# 3. framecast itself. Installed editable on purpose: the page runtime lives in
+# 2. framecast itself. Installed editable on purpose: the page runtime lives in
 #    app/engine/js/node_modules (step 1), which is not package data, and app.engine.runtime finds it
 #    next to its own source file; an editable install makes /var/task/app the only copy of the code.
 #    The check runs with python -P (no working directory on sys.path), so it proves the installed
@@ -72,7 +68,7 @@ RUN --mount=type=secret,id=hostca \
  && python -m compileall -q app \
  && python -P -c "import app, sys; sys.exit(0 if app.__file__.startswith('/var/task/app/') else 'app resolves to ' + app.__file__)"
 
-# Run-time environment: every writable location under /tmp, no bytecode writes (step 3 compiled it).
+# Run-time environment: every writable location under /tmp, no bytecode writes (step 2 compiled it).
 # fontconfig has no cache-location variable: its system cache was built in step 1 and its per-user
 # cache follows XDG_CACHE_HOME. Playwright's driver, Chrome's profile (a temp dir under TMPDIR) and
 # anything else that uses HOME land in /tmp too.
@@ -87,7 +83,7 @@ RUN groupadd --gid 10001 framecast \
  && useradd --uid 10001 --gid framecast --home-dir /tmp --no-create-home --shell /usr/sbin/nologin framecast
 USER 10001:10001
 
-# 4. Build-time gate: Chrome must support BeginFrame capture with this image's exact binaries, run as
+# 3. Build-time gate: Chrome must support BeginFrame capture with this image's exact binaries, run as
 #    the non-root user. The probe exits 0 pass, 1 fail, 2 harness error; anything but 0 fails the
 #    build. What it leaves in /tmp is removed so the image ships an empty /tmp.
 RUN python scripts/probe_beginframe.py; status=$?; \

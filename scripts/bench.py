@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_report import write_section  # a sibling script (scripts/ is on sys.path when run)
+
 from app.distributed import RenderConfig
 from app.engine import chrome
 from app.engine.ffmpeg import ffmpeg_version
@@ -128,8 +130,6 @@ def bench_warm(work: Path) -> dict[str, float]:
 def write_report(local: list[dict[str, object]], dist: dict[str, object], warm: dict[str, float], quick: bool) -> None:
     single = next(r for r in local if r["mode"] == "beginframe" and r["format"] == "mp4")
     lines = [
-        "# Benchmarks",
-        "",
         f"Written by `make bench` ({'quick' if quick else 'full'} run) on {platform.node() or 'this machine'}: "
         f"{platform.processor() or platform.machine()}, Chrome {chrome.acquire_browser().version}, "
         f"ffmpeg {ffmpeg_version()}.",
@@ -164,8 +164,7 @@ def write_report(local: list[dict[str, object]], dist: dict[str, object], warm: 
         f"First 1 s render in a process {warm['cold_s']} s; second {warm['warm_s']} s.",
         "",
     ]
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
-    print(f"wrote {ROOT / 'BENCHMARKS.md'}")
+    write_section("local", "\n".join(lines))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@
 #                                   tests/integration/test_lambda_image.py against the container
 #   scripts/image.sh shard N        build Dockerfile.test and run test shard N of $SHARDS in it
 #
+# NO_CACHE=1 builds without the layer cache (scripts/bench_image.py --cold times that).
 # BASE_IMAGE: with docker, debian:bookworm-slim from the registry (the Dockerfile's default); with
 # podman, where no registry may answer, the same Debian bookworm made locally with debootstrap
 # (scripts/build-base-image.sh). HOST_CA: the CA bundle handed to the build as the `hostca` secret
@@ -40,7 +41,7 @@ fi
 build() {  # build FILE TAG
   local started=$SECONDS
   log "$engine build -f $1 -t $2 (base ${BASE_IMAGE:-default})"
-  "$engine" build "${build_args[@]}" -f "$1" -t "$2" .
+  "$engine" build "${build_args[@]}" ${NO_CACHE:+--no-cache} -f "$1" -t "$2" .
   log "built $2 in $((SECONDS - started)) s"
 }
 
@@ -54,8 +55,8 @@ case "${1:-}" in
   test)
     build Dockerfile "$IMAGE"
     size="$(size_mb "$IMAGE")"
-    log "layers of $IMAGE (largest first):"
-    "$engine" history --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | sort -h -r | head -n 8 | cut -c1-160 >&2
+    log "layers of $IMAGE (non-empty, newest first):"
+    "$engine" history --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | grep -v '^0 B' | cut -c1-160 >&2
     [ "$size" -le "$MAX_IMAGE_MB" ] || { log "ERROR: $IMAGE is $size MB, over the $MAX_IMAGE_MB MB budget"; exit 1; }
     log "$IMAGE: $size MB (budget $MAX_IMAGE_MB MB)"
     log "BeginFrame gate inside the container (read-only, non-root)"

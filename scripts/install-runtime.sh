@@ -5,9 +5,16 @@
 #
 #   scripts/install-runtime.sh            install everything
 #   scripts/install-runtime.sh --check    only report what is installed (exit 1 if something is missing)
-#   scripts/install-runtime.sh --image    inside an image build: also install Debian's python3 in a venv
-#                                         (FRAMECAST_VENV, default /opt/venv) first, and afterwards remove
-#                                         what only installing needed (Node/npm, apt lists, caches)
+#   scripts/install-runtime.sh --image [EXTRA...]
+#                                         inside an image build: also install Debian's python3 in a venv
+#                                         (FRAMECAST_VENV, default /opt/venv) and pyproject.toml's
+#                                         dependencies (plus the named extras, e.g. dev) into it, then
+#                                         remove what only installing needed (Node/npm, apt lists,
+#                                         caches, debug symbols). One step, because removing packages
+#                                         with dpkg --force-depends leaves apt unable to install more.
+#
+# FRAMECAST_FFMPEG_PACKED (set by the Dockerfiles): with --image, ffmpeg is stored zstd-packed at that
+# path instead (app/engine/ffmpeg.py unpacks it into TMPDIR once per container).
 set -euo pipefail
 
 # Pins: the exact versions framecast is tested with. Plans record the versions they were made with and
@@ -21,6 +28,12 @@ NODE_PACKAGES=(nodejs npm)
 # Playwright drives Chrome through its bundled Node driver, which links libatomic.so.1 (absent from slim
 # Debian bases; present on full installs as a dependency of other packages).
 DRIVER_PACKAGES=(libatomic1)
+# Image builds only: zstd unpacks the packed ffmpeg at run time; binutils' strip is used and removed.
+IMAGE_PACKAGES=(zstd)
+BUILD_ONLY_PACKAGES=(binutils)
+# What the page loads from node_modules (app/engine/runtime.py); the rest of @hyperframes/core's
+# dependency tree is its compiler's, which framecast never runs.
+SERVED_NODE_PACKAGES=("@hyperframes/core" gsap)
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JS_DIR="$ROOT_DIR/app/engine/js"
@@ -29,8 +42,13 @@ GSAP_FILE="$JS_DIR/node_modules/gsap/dist/gsap.min.js"
 PYTHON="${PYTHON:-python3}"
 CHECK_ONLY=0
 IMAGE_MODE=0
-[ "${1:-}" = "--check" ] && CHECK_ONLY=1
-[ "${1:-}" = "--image" ] && IMAGE_MODE=1
+EXTRAS=()
+case "${1:-}" in
+  --check) CHECK_ONLY=1 ;;
+  --image) IMAGE_MODE=1; EXTRAS=("${@:2}") ;;
+  "") ;;
+  *) echo "usage: install-runtime.sh [--check | --image [EXTRA...]]" >&2; exit 2 ;;
+esac
 VENV="${FRAMECAST_VENV:-/opt/venv}"
 NODE_INSTALLED_HERE=0
 
@@ -151,8 +169,63 @@ install_python_venv() {
   log "python: $("$PYTHON" --version) in $VENV"
 }
 
+# The static ffmpeg is 165 MB of the image; zstd packs it to a third and unpacks it in 0.3 s.
+pack_ffmpeg() {
+  local packed="${FRAMECAST_FFMPEG_PACKED:-}"
+  [ -n "$packed" ] || return 0
+  local exe
+  exe="$("$PYTHON" -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')"
+  mkdir -p "$(dirname "$packed")"
+  zstd -q -19 -T0 -f "$exe" -o "$packed"
+  rm -f "$exe"
+  chmod a+r "$packed"
+  log "ffmpeg: packed into $packed ($(du -m "$packed" | cut -f1) MB)"
+}
+
+# Wheels ship their native code with debug symbols (PyAV's modules: 32 MB, 7 stripped; Playwright's
+# Node: 150 MB, 117 stripped); nothing reads them at run time.
+strip_venv() {
+  install_debs "strip" "${BUILD_ONLY_PACKAGES[@]}"
+  find "$VENV" -type f \( -name '*.so' -o -name '*.so.*' -o -path '*/playwright/driver/node' \) -print0 \
+    | xargs -0 -r strip --strip-unneeded
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq --auto-remove "${BUILD_ONLY_PACKAGES[@]}" >/dev/null
+  log "python: native code stripped ($(du -sm "$VENV" | cut -f1) MB in $VENV)"
+}
+
+# framecast's own dependencies, read from pyproject.toml (the package itself is installed later, so
+# code edits do not rebuild this layer).
+install_python_deps() {
+  local requirements=/tmp/framecast-requirements.txt
+  "$PYTHON" - "$ROOT_DIR/pyproject.toml" "${EXTRAS[@]}" > "$requirements" <<'PY'
+import sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print("\n".join(project["dependencies"] + [d for extra in sys.argv[2:] for d in project["optional-dependencies"][extra]]))
+PY
+  "$PYTHON" -m pip install --no-cache-dir -r "$requirements"
+  rm -f "$requirements"
+  log "python: installed pyproject.toml's dependencies${EXTRAS[*]:+ and extras: ${EXTRAS[*]}}"
+}
+
+# Only the files the page loads stay in node_modules.
+prune_node_modules() {
+  local keep=" ${SERVED_NODE_PACKAGES[*]} " entry name
+  for entry in "$JS_DIR"/node_modules/* "$JS_DIR"/node_modules/@*/*; do
+    [ -e "$entry" ] || continue
+    name="${entry#"$JS_DIR"/node_modules/}"
+    case "$name" in @*/*) ;; @*) continue ;; esac
+    [[ "$keep" == *" $name "* ]] || rm -rf "$entry"
+  done
+  find "$JS_DIR/node_modules" -mindepth 1 -maxdepth 1 -name '@*' -empty -delete
+  find "$JS_DIR/node_modules" -name '*.map' -delete
+  rm -rf "$JS_DIR/node_modules/.bin"
+  log "image: node_modules pruned to ${SERVED_NODE_PACKAGES[*]} ($(du -sm "$JS_DIR/node_modules" | cut -f1) MB)"
+}
+
 # Node and npm only unpack the page runtime (npm ci); nothing runs them at render time.
 prune_for_image() {
+  strip_venv
+  pack_ffmpeg
+  prune_node_modules
   if [ $NODE_INSTALLED_HERE = 1 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq --auto-remove "${NODE_PACKAGES[@]}" >/dev/null
     log "image: removed ${NODE_PACKAGES[*]} (install-time only)"
@@ -163,6 +236,11 @@ prune_for_image() {
   # this proves Chrome still captures without them.
   as_root dpkg --purge --force-depends libgl1-mesa-dri libllvm15 libz3-4 >/dev/null 2>&1 || true
   rm -f /usr/lib/chromium/libVkLayer_khronos_validation.so
+  # Left behind by the Node purge with nothing depending on them (ICU alone is 36 MB); dpkg without
+  # --force refuses if something does, and then they stay. xkb-data is keyboard layouts, which a
+  # headless shell driven over CDP never loads.
+  as_root dpkg --purge libxml2 libicu72 >/dev/null 2>&1 || true
+  as_root dpkg --purge --force-depends xkb-data >/dev/null 2>&1 || true
   as_root apt-get clean
   rm -rf /var/lib/apt/lists/* /root/.npm /root/.cache "$JS_DIR/node_modules/.cache" \
     /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/*
@@ -170,12 +248,18 @@ prune_for_image() {
 
 main() {
   local failed=0
-  [ $IMAGE_MODE = 1 ] && install_python_venv
+  if [ $IMAGE_MODE = 1 ]; then
+    install_python_venv
+    install_debs "image tools" "${IMAGE_PACKAGES[@]}"
+  fi
   install_chrome || failed=1
   install_debs "fonts" "${FONT_PACKAGES[@]}" || failed=1
   install_debs "playwright driver" "${DRIVER_PACKAGES[@]}" || failed=1
   install_ffmpeg || failed=1
   install_page_runtime || failed=1
+  if [ $IMAGE_MODE = 1 ] && [ $failed = 0 ]; then
+    install_python_deps
+  fi
   if [ $CHECK_ONLY = 1 ] && [ $failed = 1 ]; then
     exit 1
   fi

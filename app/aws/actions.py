@@ -64,6 +64,8 @@ class ChunkOutcome(Protocol):
     def output(self) -> Path: ...
     @property
     def frames(self) -> int: ...
+    @property
+    def boot_seconds(self) -> float: ...
 
 
 class AssembleOutcome(Protocol):
@@ -185,6 +187,7 @@ def run_render_chunk(event: RenderChunkEvent, deps: Deps, work: Path) -> ChunkRe
         sha256=sha256,
         frames_encoded=result.frames,
         duration_ms=_elapsed_ms(started),
+        boot_ms=round(result.boot_seconds * 1000),
     )
 
 

@@ -209,6 +209,7 @@ class ChunkResultOut(_Wire):
     sha256: str
     frames_encoded: int
     duration_ms: int
+    boot_ms: int = 0  # browser ready → first frame; small when the container was warm
 
 
 class AssembleResultOut(_Wire):

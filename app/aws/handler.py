@@ -14,7 +14,8 @@ outage we did not foresee: it is logged with its traceback and raised as ``INTER
 Warm containers: Lambda reuses a container for later invocations, and the engine keeps its browser
 alive in the process (``app.engine.chrome.acquire_browser``); nothing here shuts it down, so only
 the first chunk a container renders pays for the launch. The S3 client and settings are likewise
-built once (``default_deps``).
+built once (``default_deps``). The image's packed ffmpeg starts unpacking when this module is
+imported (Lambda's init phase), so the first chunk does not wait for it.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from app.aws.notify import run_notify
 from app.aws.s3_transport import S3Transport
 from app.aws.s3_uri import check_allowed
 from app.aws.settings import get_settings
+from app.engine.ffmpeg import prepare_ffmpeg_in_background
 from app.errors import FramecastError, InternalError, error_class_for_code
 
 __all__ = ["Deps", "FramecastLambdaError", "default_deps", "dispatch", "handler", "lambda_error_class"]
 
 logger = Logger(service="framecast")
 _INVOCATION_KEYS = ("action", "request_id", "chunk_index", "chunk_count", "plan_hash", "format", "uris")
+prepare_ffmpeg_in_background()
 
 
 class FramecastLambdaError(Exception):

@@ -62,6 +62,7 @@ class FakePlanResult:
 class FakeOutput:
     output: Path
     frames: int
+    boot_seconds: float = 0.25
 
 
 def fake_plan(project_dir: Path, config: RenderConfig, plan_dir: Path) -> FakePlanResult:
@@ -212,7 +213,7 @@ def test_a_chunk_run_twice_leaves_the_same_object(
     assert {**first, "DurationMs": 0} == {**second, "DurationMs": 0}
     (tmp_path / "chunk").write_bytes(s3.get(key))
     assert first["Sha256"] == sha256_file(tmp_path / "chunk")
-    assert set(first) == {"ChunkS3Uri", "ChunkIndex", "Sha256", "FramesEncoded", "DurationMs"}
+    assert set(first) == {"ChunkS3Uri", "ChunkIndex", "Sha256", "FramesEncoded", "DurationMs", "BootMs"}
 
 
 def test_png_sequence_output_is_uploaded_file_by_file_under_the_prefix(

@@ -192,7 +192,7 @@ def test_results_dump_pascal_case() -> None:
         "DurationMs",
     ]
     chunk = ChunkResultOut(chunk_s3_uri="s3://b-1/c", chunk_index=1, sha256="b" * 64, frames_encoded=15, duration_ms=3)
-    assert set(chunk.dump()) == {"ChunkS3Uri", "ChunkIndex", "Sha256", "FramesEncoded", "DurationMs"}
+    assert set(chunk.dump()) == {"ChunkS3Uri", "ChunkIndex", "Sha256", "FramesEncoded", "DurationMs", "BootMs"}
     output = AssembleResultOut(output_s3_uri="s3://b-1/o.mp4", frames_encoded=30, file_size=9, duration_ms=1)
     assert output.dump() == {"OutputS3Uri": "s3://b-1/o.mp4", "FramesEncoded": 30, "FileSize": 9, "DurationMs": 1}
 
