@@ -186,10 +186,18 @@ pack_ffmpeg() {
 # Node: 150 MB, 117 stripped); nothing reads them at run time.
 strip_venv() {
   install_debs "strip" "${BUILD_ONLY_PACKAGES[@]}"
-  find "$VENV" -type f \( -name '*.so' -o -name '*.so.*' -o -path '*/playwright/driver/node' \) -print0 \
-    | xargs -0 -r strip --strip-unneeded
+  # Only files that carry debug sections, and never the auditwheel-vendored libraries in *.libs/:
+  # strip rewrites the layout of a file patchelf has edited, and some then fail to load.
+  local file count=0
+  while IFS= read -r -d '' file; do
+    if readelf -S "$file" 2>/dev/null | grep -q '\.debug_info'; then
+      strip --strip-unneeded "$file"
+      count=$((count + 1))
+    fi
+  done < <(find "$VENV" -type f -not -path '*.libs/*' \
+             \( -name '*.so' -o -name '*.so.*' -o -path '*/playwright/driver/node' \) -print0)
   as_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq --auto-remove "${BUILD_ONLY_PACKAGES[@]}" >/dev/null
-  log "python: native code stripped ($(du -sm "$VENV" | cut -f1) MB in $VENV)"
+  log "python: debug symbols stripped from $count files ($(du -sm "$VENV" | cut -f1) MB in $VENV)"
 }
 
 # framecast's own dependencies, read from pyproject.toml (the package itself is installed later, so

@@ -24,20 +24,32 @@ from app.errors import EncodeError, RuntimeMissingError
 
 STDERR_TAIL_LINES = 12
 PACKED_ENV = "FRAMECAST_FFMPEG_PACKED"
+# Where the Dockerfiles pack it (their FRAMECAST_FFMPEG_PACKED): found even by a process whose
+# environment was trimmed, e.g. a test harness that drops FRAMECAST_* variables.
+IMAGE_PACKED_FFMPEG = Path("/opt/framecast/ffmpeg.zst")
 UNPACK_TIMEOUT_S = 60
 _unpack_lock = threading.Lock()
 
 
-@functools.cache
 def ffmpeg_exe() -> str:
+    """The ffmpeg to run: FRAMECAST_FFMPEG, else the packed one (unpacked on demand), else the wheel's.
+
+    Not cached for the packed binary: its unpacked copy lives in a temp folder that a run's cleanup may
+    remove, so each call checks it is still there (a stat) and unpacks it again if not.
+    """
     override = os.environ.get("FRAMECAST_FFMPEG")
     if override:
         if not Path(override).is_file():
             raise RuntimeMissingError(f"FRAMECAST_FFMPEG={override} does not exist; unset it or fix the path")
         return override
-    packed = os.environ.get(PACKED_ENV)
-    if packed:
-        return str(unpacked_ffmpeg(Path(packed)))
+    packed = packed_ffmpeg()
+    if packed is not None:
+        return str(unpacked_ffmpeg(packed))
+    return _wheel_ffmpeg()
+
+
+@functools.cache
+def _wheel_ffmpeg() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:
@@ -47,13 +59,22 @@ def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+def packed_ffmpeg() -> Path | None:
+    """The zstd-packed ffmpeg to use, if any: FRAMECAST_FFMPEG_PACKED, else the image's."""
+    named = os.environ.get(PACKED_ENV)
+    if named:
+        return Path(named)
+    return IMAGE_PACKED_FFMPEG if IMAGE_PACKED_FFMPEG.is_file() else None
+
+
 def unpacked_ffmpeg(packed: Path, into: Path | None = None) -> Path:
     """The executable unpacked from ``packed`` (a .zst file), unpacking it on the first call.
 
     The target's name carries the packed file's size and mtime, so a new image never runs an old
-    binary left in a reused /tmp. It is written beside its final name and renamed into place, so a
-    crash or a full disk leaves no half-written ffmpeg behind, and concurrent unpackers (threads or
-    processes) at worst both write identical files.
+    binary left in a reused /tmp; it has no ``-<pid>-`` part, so the stale-temp sweep
+    (app.engine.scratch) never takes it for a dead run's folder. It is written beside its final name
+    and renamed into place, so a crash or a full disk leaves no half-written ffmpeg behind, and
+    concurrent unpackers (threads or processes) at worst both write identical files.
     """
     try:
         stat = packed.stat()
@@ -61,7 +82,7 @@ def unpacked_ffmpeg(packed: Path, into: Path | None = None) -> Path:
         raise RuntimeMissingError(
             f"{PACKED_ENV}={packed} cannot be read ({exc.strerror}); unset it or fix the path"
         ) from exc
-    target = (into or Path(tempfile.gettempdir())) / f"framecast-ffmpeg-{stat.st_size}-{stat.st_mtime_ns}" / "ffmpeg"
+    target = (into or Path(tempfile.gettempdir())) / f"framecast-ffmpeg.{stat.st_size}.{stat.st_mtime_ns}" / "ffmpeg"
     with _unpack_lock:
         if target.is_file():
             return target
@@ -97,7 +118,7 @@ def prepare_ffmpeg_in_background() -> None:
 
     Failures are not reported here: the first real use calls ``ffmpeg_exe()`` again and raises them.
     """
-    if os.environ.get(PACKED_ENV) and not os.environ.get("FRAMECAST_FFMPEG"):
+    if packed_ffmpeg() is not None and not os.environ.get("FRAMECAST_FFMPEG"):
         threading.Thread(target=_prepare_quietly, name="unpack-ffmpeg", daemon=True).start()
 
 

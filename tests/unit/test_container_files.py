@@ -160,6 +160,12 @@ def test_both_images_share_base_shell_and_run_time_environment() -> None:
     assert env_of(prod) == env_of(test)
 
 
+def test_the_packed_ffmpeg_is_where_the_engine_looks_for_it() -> None:
+    from app.engine.ffmpeg import IMAGE_PACKED_FFMPEG, PACKED_ENV
+
+    assert env_of(dockerfile("Dockerfile"))[PACKED_ENV] == str(IMAGE_PACKED_FFMPEG)
+
+
 def test_run_time_writes_go_to_tmp_only() -> None:
     steps = dockerfile("Dockerfile")
     env = env_of(steps)
@@ -232,6 +238,7 @@ def test_the_production_stage_is_last_and_has_no_emulator_or_download() -> None:
 
 def test_test_image_adds_dev_extras_and_runs_the_selected_shard() -> None:
     steps = dockerfile("Dockerfile.test")
+    assert "--image dev" in steps[index_of(steps, "RUN", "install-runtime.sh")].args
     assert index_of(steps, "RUN", "pip install --no-cache-dir --editable '.[dev]'") > index_of(steps, "COPY", ". .")
     index_of(steps, "RUN", "python scripts/probe_beginframe.py")
     cmd = json.loads(of(steps, "CMD")[-1].args)

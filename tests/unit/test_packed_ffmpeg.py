@@ -9,12 +9,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.engine import ffmpeg
+from app.engine.scratch import sweep_stale
 from app.errors import RuntimeMissingError
 
 pytestmark = pytest.mark.skipif(shutil.which("zstd") is None, reason="the zstd command is not installed")
@@ -22,19 +22,11 @@ pytestmark = pytest.mark.skipif(shutil.which("zstd") is None, reason="the zstd c
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ffmpeg.ffmpeg_exe.cache_clear()
     real = Path(ffmpeg.ffmpeg_exe())
     out = tmp_path_factory.mktemp("packed") / "ffmpeg.zst"
     # -1: fast to pack; the image uses -19, which unpacks the same way.
     subprocess.run(["zstd", "-q", "-1", "-T0", str(real), "-o", str(out)], check=True)
     return out
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache() -> Iterator[None]:
-    ffmpeg.ffmpeg_exe.cache_clear()
-    yield
-    ffmpeg.ffmpeg_exe.cache_clear()
 
 
 def test_unpacks_once_and_runs(packed: Path, tmp_path: Path) -> None:
@@ -50,10 +42,27 @@ def test_unpacks_once_and_runs(packed: Path, tmp_path: Path) -> None:
 def test_ffmpeg_exe_follows_the_packed_variable(packed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FRAMECAST_FFMPEG", raising=False)
     monkeypatch.setenv(ffmpeg.PACKED_ENV, str(packed))
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     exe = Path(ffmpeg.ffmpeg_exe())
     assert exe.is_relative_to(tmp_path) and exe.name == "ffmpeg"
+
+
+def test_a_removed_unpacked_copy_is_unpacked_again(
+    packed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CLI run's private temp folder holds the copy and is removed when the run ends.
+    monkeypatch.delenv("FRAMECAST_FFMPEG", raising=False)
+    monkeypatch.setenv(ffmpeg.PACKED_ENV, str(packed))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    first = Path(ffmpeg.ffmpeg_exe())
+    shutil.rmtree(first.parent)
+    assert Path(ffmpeg.ffmpeg_exe()).is_file()
+
+
+def test_the_stale_temp_sweep_leaves_the_unpacked_copy_alone(packed: Path, tmp_path: Path) -> None:
+    exe = ffmpeg.unpacked_ffmpeg(packed, into=tmp_path)
+    assert sweep_stale(tmp_path) == []
+    assert exe.is_file()
 
 
 def test_concurrent_first_calls_share_one_file(packed: Path, tmp_path: Path) -> None:
