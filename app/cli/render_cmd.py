@@ -26,6 +26,40 @@ def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
     return value
 
 
+WORKERS_HELP = "Parallel capture processes: auto (from this machine's cores and the render's size) or 1-16."
+
+
+def parse_workers(value: str) -> int | None:
+    """``--workers``: ``auto`` (None: decided per render) or a whole number from 1 to 16."""
+    if str(value).strip().lower() == "auto":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is neither 'auto' nor a whole number from 1 to 16") from None
+    if not 1 <= count <= 16:
+        raise typer.BadParameter(f"{count} is outside 1-16 (or use 'auto')")
+    return count
+
+
+def workers_for(project: Path, fps: int | None) -> int:
+    """`--workers auto` for a local render: by frames and size; 1 when the project cannot be read (the
+    render then reports why)."""
+    from app.engine.composition import read_composition
+    from app.engine.render import frame_count, resolve_fps
+    from app.errors import FramecastError
+    from app.local.pool import auto_workers
+
+    try:
+        composition = read_composition(project)
+    except FramecastError:
+        return 1
+    if composition.duration is None:
+        return 1
+    frames = frame_count(composition.duration, resolve_fps(fps, composition.fps))
+    return auto_workers(frames, composition.width, composition.height)
+
+
 def render(
     project: Annotated[Path, typer.Argument(help="Project folder containing index.html.")],
     output: Annotated[
@@ -41,7 +75,7 @@ def render(
     variables: Annotated[str | None, typer.Option(help="JSON object of composition variables.")] = None,
     variables_file: Annotated[Path | None, typer.Option(help="JSON file of composition variables.")] = None,
     strict_variables: Annotated[bool, typer.Option(help="Undeclared or mistyped variables are errors.")] = False,
-    workers: Annotated[int, typer.Option(min=1, max=16, help="Parallel capture processes on this machine.")] = 1,
+    workers: Annotated[int | None, typer.Option(parser=parse_workers, metavar="auto|N", help=WORKERS_HELP)] = "auto",  # type: ignore[assignment]
     chunks: Annotated[int | None, typer.Option(min=1, help="Render as plan → N chunks → assemble.")] = None,
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Frames per chunk (instead of --chunks).")] = None,
     max_parallel_chunks: Annotated[int | None, typer.Option(min=1, max=256, help="Upper bound on chunks.")] = None,
@@ -92,7 +126,10 @@ def render(
             wait=wait, json_out=json_out, force=force, webhook=webhook,
         )  # fmt: skip
         return
-    distributed = chunks is not None or chunk_size is not None or max_parallel_chunks is not None or workers > 1
+    explicit_chunking = chunks is not None or chunk_size is not None or max_parallel_chunks is not None
+    if workers is None:
+        workers = workers_for(project, fps) if backend == "local" and not explicit_chunking else 1
+    distributed = explicit_chunking or workers > 1
     if backend != "local" or distributed:
         from app.cli import chunked
 

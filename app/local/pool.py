@@ -37,8 +37,24 @@ class ChunkedRenderResult(BaseModel):
     wall_seconds: float
 
 
+# `--workers auto`: a second capture process pays for itself once each one gets this much work (frames x
+# megapixels; under a quarter megapixel a frame costs about the same). Two processes on 2 cores cut a
+# 1080p render's capture by about a quarter (BENCHMARKS.md: 18.8 s → 14.1 s for 300 frames) and cost
+# about 1 s more (a second browser, plan, assemble), so they break even near 65 frames of 1080p (135).
+# A 10 s 1080p30 render is 622 and splits in two; a 2 s 320x180 one is 15 and stays in one process.
+AUTO_WORK_PER_WORKER = 75.0
+AUTO_MAX_WORKERS = 4  # beyond this, Chrome processes compete for memory bandwidth more than they help
+
+
 def default_workers(chunk_count: int) -> int:
     return max(1, min(chunk_count, os.cpu_count() or 1))
+
+
+def auto_workers(frames: int, width: int, height: int, cpus: int | None = None) -> int:
+    """How many capture processes `--workers auto` runs for a render of this size on this machine."""
+    work = frames * max(width * height / 1e6, 0.25)
+    by_work = int(work // AUTO_WORK_PER_WORKER)
+    return max(1, min(by_work, cpus or os.cpu_count() or 1, AUTO_MAX_WORKERS))
 
 
 def render_chunked(
