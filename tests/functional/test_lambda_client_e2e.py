@@ -22,7 +22,7 @@ import av
 import pytest
 
 from app.cli.main import main
-from app.cloud import session
+from app.cloud import renders, session
 from tests.support.moto_stack import IMAGE_URI, MotoStack, moto_stack_server
 
 pytestmark = [
@@ -206,12 +206,22 @@ def test_a_typed_error_in_a_chunk_fails_the_render_with_its_code(cli: Any, moto:
 
 
 def test_ctrl_c_while_waiting_leaves_the_render_running_and_says_how_to_follow_or_cancel(
-    cli: Any, moto: MotoStack, tmp_path: Path
+    cli: Any, moto: MotoStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     moto.hold()
-    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    real_get_progress = renders.get_progress
+    interrupted = threading.Event()
+
+    def ctrl_c_on_first_poll(*args: Any, **kwargs: Any) -> Any:
+        # Ctrl+C once the CLI is following the render (a timer would race the upload on a loaded machine).
+        progress = real_get_progress(*args, **kwargs)
+        if not interrupted.is_set():
+            interrupted.set()
+            os.kill(os.getpid(), signal.SIGINT)
+        return progress
+
+    monkeypatch.setattr(renders, "get_progress", ctrl_c_on_first_poll)
     try:
-        timer.start()
         run = cli("render", str(TINY), "--backend", "lambda", "--stack", STACK, "--wait", "-o", str(tmp_path / "x.mp4"))
         render_id = re.search(r"render (r-\S+) started", run.err)
         assert render_id, run.err
@@ -222,8 +232,8 @@ def test_ctrl_c_while_waiting_leaves_the_render_running_and_says_how_to_follow_o
         assert cli("lambda", "progress", render_id.group(1), "--stack", STACK, "--json").json()["status"] == "RUNNING"
         assert cli("lambda", "cancel", render_id.group(1), "--stack", STACK).code == 0
     finally:
-        timer.cancel()
         moto.release()
+    assert interrupted.is_set()
     assert list(tmp_path.iterdir()) == []
 
 
