@@ -8,6 +8,11 @@ Every call into the page after load (readiness polls, warm-up, each seek + captu
 deadline (``chrome.browser_deadline``): a page that hangs fails with CAPTURE_TIMEOUT naming the frame
 instead of blocking for ever. The per-frame deadline scales with the frame's size and can be set with
 FRAMECAST_FRAME_TIMEOUT_SECONDS (or ``CaptureSettings.frame_timeout_seconds``).
+
+Readiness: the session polls the bridge's ``readiness()`` and feeds it, with the requests it saw in
+flight and the scripts that failed to load, to ``readiness.ReadinessWait``, which decides (ready,
+timeline-free with a warning, or a typed error naming what is pending). ``page_time.js``, injected into
+every frame after the virtual clock, drives CSS/WAAPI/SVG animation and same-origin iframes from it.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from app.engine import runtime
 from app.engine.chrome import CapturePage, WarmBrowser, begin_frame, browser_deadline
+from app.engine.readiness import PageState, ReadinessWait
 from app.errors import CaptureTimeoutError, InvalidConfigError, PageError
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Request, Route
+    from playwright.sync_api import Request, Response, Route
 
     from app.engine.media import VideoFrames
     from app.engine.server import ProjectServer
@@ -83,6 +89,10 @@ class CaptureSession:
     page_errors: list[str] = field(default_factory=list)
     blocked_requests: list[str] = field(default_factory=list)
     boot_seconds: float = 0.0
+    ready_seconds: float = 0.0  # from the load event to readiness: what waiting for the page costs
+    warnings: list[str] = field(default_factory=list)
+    _loading: dict[Request, str] = field(default_factory=dict)
+    _failed_scripts: list[str] = field(default_factory=list)
     _ticks: float = 0.0
     _last_frame: bytes | None = None
     _last_video_urls: dict[str, str | None] = field(default_factory=dict)
@@ -102,7 +112,12 @@ class CaptureSession:
         s = self.settings
         self.page = page = self.browser.new_page(s.width, s.height)
         page.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.page.on("request", self._request_started)
+        page.page.on("requestfinished", self._request_finished)
+        page.page.on("requestfailed", self._request_failed)
+        page.page.on("response", self._response)
         page.context.add_init_script(script=runtime.virtual_time_script(s.fps, s.variables))
+        page.context.add_init_script(path=runtime.script_file("page_time.js"))
         page.context.route(lambda url: not url.startswith(self.server.origin), self._route_external)
         if s.transparent:
             page.cdp.send("Emulation.setDefaultBackgroundColorOverride", {"color": {"r": 0, "g": 0, "b": 0, "a": 0}})
@@ -114,7 +129,9 @@ class CaptureSession:
         if s.transparent:
             with browser_deadline(self.frame_timeout, "styling the transparent page"):
                 page.page.add_style_tag(content=_TRANSPARENT_CSS)
+        loaded = time.perf_counter()
         self._wait_until_ready()
+        self.ready_seconds = time.perf_counter() - loaded
         if page.mode == "beginframe":
             with browser_deadline(self.frame_timeout, "warming up the page"):
                 for _ in range(s.warmup_ticks):
@@ -173,24 +190,33 @@ class CaptureSession:
 
     def _wait_until_ready(self) -> None:
         assert self.page is not None
-        deadline = time.monotonic() + self.settings.ready_timeout_seconds
-        waiting: list[str] = ["bridge"]
-        while time.monotonic() < deadline:
+        wait = ReadinessWait(time.monotonic(), self.settings.ready_timeout_seconds)
+        while True:
             with browser_deadline(self.frame_timeout, "waiting for the composition to be ready"):
-                waiting = self.page.page.evaluate(
-                    "() => window.__hf && window.__hf.readiness ? window.__hf.readiness() : ['bridge']"
+                reported = self.page.page.evaluate(
+                    "() => window.__hf && window.__hf.readiness ? window.__hf.readiness() : {waiting: ['bridge']}"
                 )
-                if not waiting:
+                state = PageState(
+                    waiting=tuple(reported.get("waiting", ())),
+                    timelines=tuple(reported.get("timelines", ())),
+                    busy=tuple(reported.get("busy", ())),
+                    loading=tuple(self._loading.values()),
+                    failed_scripts=tuple(self._failed_scripts),
+                )
+                verdict = wait.observe(state, time.monotonic())
+                if verdict.outcome in ("ready", "timeline-free"):
+                    if verdict.message:
+                        log.warning(verdict.message)
+                        self.warnings.append(verdict.message)
                     self.page.page.evaluate("() => window.__hf.settle()")
                     return
+                if verdict.outcome == "script-failed":
+                    raise PageError(verdict.message + self._errors())
+                if verdict.outcome == "timeout":
+                    raise CaptureTimeoutError(verdict.message + self._errors())
                 if self.page.mode == "beginframe":
                     self._tick(None)  # the page's rendering only advances on BeginFrames
             time.sleep(READY_POLL_SECONDS)
-        raise CaptureTimeoutError(
-            f"the composition was not ready after {self.settings.ready_timeout_seconds:.0f} s; still waiting for: "
-            f"{', '.join(waiting)}{self._errors()}. Check that the page registers window.__timelines[<composition id>] "
-            "and that every image and font it uses exists in the project"
-        )
 
     def _video_frame_urls(self, t: float) -> dict[str, str | None] | None:
         if not self.videos:
@@ -204,6 +230,21 @@ class CaptureSession:
         changed = urls != self._last_video_urls
         self._last_video_urls = urls
         return urls if changed else None
+
+    def _request_started(self, request: Request) -> None:
+        self._loading[request] = request.url
+
+    def _request_finished(self, request: Request) -> None:
+        self._loading.pop(request, None)
+
+    def _request_failed(self, request: Request) -> None:
+        self._loading.pop(request, None)
+        if request.resource_type == "script":
+            self._failed_scripts.append(f"{request.url} ({request.failure or 'failed'})")
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400 and response.request.resource_type == "script":
+            self._failed_scripts.append(f"{response.url} (HTTP {response.status})")
 
     def _route_external(self, route: Route, request: Request) -> None:
         local = runtime.gsap_cdn_file(request.url)

@@ -2,7 +2,9 @@
 // Exposes the engine protocol on window.__hf:
 //   duration          seconds, 0 until the runtime says it is ready to render
 //   seek(t)           seek the runtime and virtual time to t seconds; resolves when the page settled
-//   readiness()       what the engine still waits for (empty list = ready)
+//   readiness()       {waiting, timelines, busy}: what the engine still waits for (runtime, images,
+//                     fonts), the compositions without a registered timeline, and why the page is
+//                     not idle yet (document loading, pending timers); all empty = ready
 //   showVideoFrames(frames)  lay extracted video frames over their hidden <video> elements
 (function () {
   "use strict";
@@ -45,10 +47,13 @@
     if (!player()) waiting.push("runtime player");
     else if (window.__renderReady !== true) waiting.push("runtime render readiness");
     else if (duration() <= 0) waiting.push("a duration above 0");
-    pendingTimelines().forEach(function (id) { waiting.push("timeline " + id); });
     pendingImages().forEach(function (src) { waiting.push("image " + src); });
     if (document.fonts && document.fonts.status !== "loaded") waiting.push("fonts");
-    return waiting;
+    var busy = [];
+    if (document.readyState !== "complete") busy.push("document " + document.readyState);
+    var timers = clock.pageTime ? clock.pageTime.pendingTimers() : 0;
+    if (timers > 0) busy.push(timers + " pending setTimeout" + (timers > 1 ? "s" : ""));
+    return { waiting: waiting, timelines: pendingTimelines(), busy: busy };
   }
 
   async function settle() {
@@ -58,6 +63,8 @@
     await Promise.all(images.map(function (img) { return img.decode().catch(function () {}); }));
     if (document.fonts) await document.fonts.ready;
     if (typeof window.__hfForceTimelineRebind === "function") window.__hfForceTimelineRebind();
+    // Animations already running now started with the page, at virtual time 0.
+    if (clock.pageTime) clock.pageTime.markBorn(clock.now());
   }
 
   async function seek(t) {
