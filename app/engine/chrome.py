@@ -175,6 +175,9 @@ def begin_frame(page: CapturePage, ticks: float, interval_ms: float, image: str 
     return base64.b64decode(data) if data else None
 
 
+PROBE_SECONDS = 5.0
+
+
 def _probe_begin_frame(warm: WarmBrowser) -> bool:
     """True when BeginFrame returns an image on this browser (some shell builds dropped it)."""
     try:
@@ -184,7 +187,15 @@ def _probe_begin_frame(warm: WarmBrowser) -> bool:
         return False
     try:
         page.page.goto(_PROBE_HTML, wait_until="load", timeout=10_000)
-        return any(begin_frame(page, 1000 + attempt * 33.0, 33.0, "png", 90) for attempt in range(10))
+        # A loaded machine may need more frames before the first one has damage: try for a while, not
+        # a fixed count, so a busy CI runner does not fall back to screenshots by mistake.
+        give_up = time.monotonic() + PROBE_SECONDS
+        attempt = 0
+        while attempt < 10 or time.monotonic() < give_up:
+            if begin_frame(page, 1000 + attempt * 33.0, 33.0, "png", 90):
+                return True
+            attempt += 1
+        return False
     except Exception as exc:
         log.warning("BeginFrame probe failed", extra={"error": str(exc)})
         return False
