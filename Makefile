@@ -3,7 +3,7 @@ PYTHON ?= python3
 PYTEST_WORKERS ?= 2
 STACK ?= framecast
 
-.PHONY: install demo test test-unit lint bench bench-image bench-peer image test-image test-shard up down deploy probe clean
+.PHONY: install demo test test-unit lint bench bench-image bench-peer profile image test-image test-shard up down deploy probe clean
 
 install:  ## runtime (Chrome, ffmpeg, page runtime) + the Python package with test tools
 	bash scripts/install-runtime.sh
@@ -33,6 +33,9 @@ bench: install  ## benchmarks print numbers and write BENCHMARKS.md (local rende
 
 bench-peer: install  ## framecast vs the HyperFrames CLI, same compositions, same run (BENCHMARKS.md)
 	$(PYTHON) scripts/bench_peer.py
+
+profile: install  ## where one 1080p render's time and CPU go, per frame and per process (BENCHMARKS.md)
+	$(PYTHON) scripts/profile_render.py
 
 bench-image: install  ## the Lambda image: cold and cached build, sizes, cold and warm starts (BENCHMARKS.md)
 	$(PYTHON) scripts/bench_image.py --cold

@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+"""Where a 1080p render's time goes, frame by frame and process by process (issue 14's profile).
+
+Runs the engine's own pieces (prepare → ProjectServer → capture session → StreamingEncoder, the loop
+`render()` runs, minus audio and mux) on examples/text-1080p, with timers around the calls of the
+capture loop, installed from here on the session's objects so the engine carries no profiling code:
+
+1. the render: per frame, the seek (`page.evaluate`), the BeginFrame exchange (CDP `beginFrame`:
+   raster, JPEG encode in Chrome, transfer to Python), the base64 decode, the pipe write to ffmpeg
+   and the rest of the loop; CPU time of every process (Chrome browser/renderer/GPU/utility,
+   Playwright's driver, ffmpeg, Python) and the machine's idle time over the same wall time;
+2. the BeginFrame split, on the same page afterwards: frames alternately raster-only (BeginFrame
+   without a screenshot) and raster + JPEG, plus a payload of the JPEG's base64 size through the same
+   CDP path (transfer alone) and an empty round trip;
+3. capture alone: the same frames captured and discarded (the capture limit, cf. peer-bench.md);
+4. ffmpeg alone on the JPEG stream captured in 1: decode only, decode + colour conversion, and the
+   full encode with framecast's arguments.
+
+Writes the "profile" section of BENCHMARKS.md. Usage: python scripts/profile_render.py [--no-report]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _proc_cpu import CpuSample, CpuUse, cpu_between
+from bench_report import write_section  # a sibling script (scripts/ is on sys.path when run)
+
+from app.engine import capture as capture_module
+from app.engine.capture import CaptureSession
+from app.engine.encoder import StreamingEncoder
+from app.engine.ffmpeg import ffmpeg_version
+from app.engine.formats import JPEG_QUALITY
+from app.engine.frame_rate import frame_count
+from app.engine.render import RenderOptions, capture_range, open_session, prepare
+from app.engine.server import ProjectServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ROOT / "examples" / "text-1080p"
+SPLIT_FRAMES = 60
+
+
+class Timers:
+    """Accumulated seconds and call counts per label."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    @contextmanager
+    def time(self, label: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[label] += time.perf_counter() - started
+            self.calls[label] += 1
+
+    def wrap(self, fn: Callable[..., Any], label: Callable[..., str]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.time(label(*args, **kwargs)):
+                return fn(*args, **kwargs)
+
+        return timed
+
+
+# ---- 1. the profiled render ------------------------------------------------------------------------------
+
+
+class TeeSink:
+    """Times each pipe write into ffmpeg and keeps the JPEG stream for the ffmpeg-alone runs."""
+
+    def __init__(self, inner: StreamingEncoder, copy: Path, timers: Timers) -> None:
+        self.inner, self.timers = inner, timers
+        self.copy = copy.open("wb")
+
+    def write(self, index: int, image: bytes) -> None:
+        with self.timers.time("pipe write to ffmpeg"):
+            self.inner.write(index, image)
+        self.copy.write(image)
+
+    def finish(self) -> None:
+        self.copy.close()
+        self.inner.finish()
+
+    def abort(self) -> None:
+        self.copy.close()
+        self.inner.abort()
+
+
+def instrument(session: CaptureSession, timers: Timers) -> None:
+    """Timers on the session's page calls: after open(), so readiness polls are not counted."""
+    assert session.page is not None
+    page, cdp = session.page.page, session.page.cdp
+    page.evaluate = timers.wrap(page.evaluate, lambda *a, **k: "seek (page.evaluate)")  # type: ignore[method-assign]
+    cdp.send = timers.wrap(  # type: ignore[method-assign]
+        cdp.send, lambda method, *a, **k: "BeginFrame exchange (CDP)" if "beginFrame" in method else f"CDP {method}"
+    )
+    # The whole begin_frame call minus its CDP exchange is the base64 decode (and a dict lookup).
+    # capture.py calls the begin_frame it imported: replace that name (getattr/setattr: not a public attribute).
+    original = getattr(capture_module, "begin_frame")  # noqa: B009
+    setattr(capture_module, "begin_frame", timers.wrap(original, lambda *a, **k: "begin_frame total"))  # noqa: B010
+
+
+@dataclass
+class RenderProfile:
+    frames: int
+    wall: float
+    boot: float
+    encode_tail: float  # ffmpeg finishing after the last frame was written
+    timers: Timers
+    cpu: CpuUse
+    encoder_args: list[str]
+
+
+def profiled_render(work: Path) -> tuple[RenderProfile, CaptureSession, ProjectServer]:
+    prepared = prepare(PROJECT, RenderOptions())
+    server = ProjectServer(PROJECT, frames_dir=work / "video-frames")
+    server.__enter__()
+    started = time.perf_counter()
+    session = open_session(prepared, server, None)
+    boot = time.perf_counter() - started
+    total = frame_count(prepared.composition.duration or session.page_duration(), prepared.fps)
+    timers = Timers()
+    instrument(session, timers)
+    before = CpuSample.take()
+    kids_before = before.children
+    encoder = StreamingEncoder(
+        work / "profiled.mp4", prepared.spec, prepared.codec, prepared.quality, prepared.crf, fps=prepared.fps
+    )
+    sink = TeeSink(encoder, work / "frames.mjpeg", timers)
+    with timers.time("capture loop"):
+        capture_range(session, 0, total, sink, None)
+    mid = CpuSample.take()  # Chrome's processes, before ffmpeg is reaped
+    with timers.time("ffmpeg finishing"):
+        sink.finish()
+    after = CpuSample.take()
+    after.per_pid = mid.per_pid  # ffmpeg's pid is gone; it is counted through RUSAGE_CHILDREN
+    cpu = cpu_between(before, after, {"ffmpeg (x264)": after.children - kids_before})
+    wall = timers.seconds["capture loop"] + timers.seconds["ffmpeg finishing"]
+    # The wrappers stay on the page for the later phases: keep a copy of the render's own figures.
+    snapshot = Timers()
+    snapshot.seconds.update(timers.seconds)
+    snapshot.calls.update(timers.calls)
+    profile = RenderProfile(total, wall, boot, timers.seconds["ffmpeg finishing"], snapshot, cpu, encoder.args)
+    return profile, session, server
+
+
+# ---- 2. the BeginFrame split -------------------------------------------------------------------------------
+
+
+@dataclass
+class Split:
+    raster_only: float
+    raster_jpeg: float
+    transfer: float  # the JPEG's base64 through CDP → Playwright → Python, beyond an empty round trip
+    round_trip: float
+    seek: float
+    decode: float
+    jpeg_bytes: int
+
+
+def beginframe_split(session: CaptureSession, total: int) -> Split:
+    """Alternate raster-only and raster+JPEG frames on the open page; then time the payload alone."""
+    assert session.page is not None
+    cdp, page, s = session.page.cdp, session.page.page, session.settings
+    times: dict[str, list[float]] = defaultdict(list)
+    sizes: list[int] = []
+    for n in range(SPLIT_FRAMES):
+        index = (n * 7) % total
+        started = time.perf_counter()
+        page.evaluate("async (t) => { await window.__hf.seek(t); }", index / s.fps)
+        times["seek"].append(time.perf_counter() - started)
+        session._ticks += session.interval_ms  # strictly increasing frame times, as the capture loop keeps them
+        params: dict[str, Any] = {"frameTimeTicks": session._ticks, "interval": session.interval_ms}
+        if n % 2:
+            params["screenshot"] = {"format": "jpeg", "quality": s.jpeg_quality, "optimizeForSpeed": True}
+        started = time.perf_counter()
+        result = cdp.send("HeadlessExperimental.beginFrame", params)
+        times["jpeg" if n % 2 else "raster"].append(time.perf_counter() - started)
+        if data := result.get("screenshotData"):
+            started = time.perf_counter()
+            sizes.append(len(base64.b64decode(data)))
+            times["decode"].append(time.perf_counter() - started)
+    payload = len(base64.b64encode(b"\0" * int(statistics.fmean(sizes or [300_000]))))
+    for _ in range(20):
+        started = time.perf_counter()
+        cdp.send("Runtime.evaluate", {"expression": "0", "returnByValue": True})
+        times["empty"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        cdp.send("Runtime.evaluate", {"expression": f"'A'.repeat({payload})", "returnByValue": True})
+        times["payload"].append(time.perf_counter() - started)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return Split(
+        raster_only=med["raster"],
+        raster_jpeg=med["jpeg"],
+        transfer=max(0.0, med["payload"] - med["empty"]),
+        round_trip=med["empty"],
+        seek=med["seek"],
+        decode=med.get("decode", 0.0),
+        jpeg_bytes=int(statistics.fmean(sizes or [0])),
+    )
+
+
+# ---- 3. capture alone, 4. ffmpeg alone ----------------------------------------------------------------------
+
+
+class DiscardSink:
+    def write(self, index: int, image: bytes) -> None:
+        return None
+
+    def finish(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        return None
+
+
+def capture_alone(session: CaptureSession, total: int) -> tuple[float, CpuUse]:
+    before = CpuSample.take()
+    seconds = capture_range(session, 0, total, DiscardSink(), None)
+    return seconds, cpu_between(before, CpuSample.take(), {})
+
+
+@dataclass
+class FfmpegRun:
+    label: str
+    wall: float
+    cpu: float
+
+
+def ffmpeg_alone(stream: Path, encoder_args: list[str], work: Path) -> list[FfmpegRun]:
+    """The captured JPEG stream through ffmpeg alone: decode; decode + colour conversion; framecast's encode."""
+    head = encoder_args[: encoder_args.index("-") + 1]  # ffmpeg ... -f image2pipe -c:v mjpeg -framerate N -i -
+    vf = encoder_args[encoder_args.index("-vf") + 1]
+    cases = [
+        ("mjpeg decode", [*head, "-f", "null", "-"]),
+        ("decode + colour conversion", [*head, "-vf", vf, "-pix_fmt", "yuv420p", "-f", "null", "-"]),
+        ("decode + conversion + x264 (framecast's args)", [*encoder_args[:-1], str(work / "alone.mp4")]),
+    ]
+    runs = []
+    for label, args in cases:
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        with stream.open("rb") as feed:
+            subprocess.run(args, stdin=feed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - kids.ru_utime - kids.ru_stime
+        runs.append(FfmpegRun(label, wall, cpu))
+        print(f"ffmpeg alone, {label}: {wall:.2f} s wall, {cpu:.2f} s CPU", flush=True)
+    return runs
+
+
+# ---- report -----------------------------------------------------------------------------------------------
+
+
+def _ms(seconds: float, frames: int) -> str:
+    return f"{1000 * seconds / frames:.1f}"
+
+
+def report(
+    profile: RenderProfile,
+    split: Split,
+    alone: tuple[float, CpuUse],
+    ffmpeg_runs: list[FfmpegRun],
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+    chrome_version: str,
+) -> str:
+    n, t, cpu = profile.frames, profile.timers.seconds, profile.cpu
+    loop = t["capture loop"]
+    beginframe = t["BeginFrame exchange (CDP)"]
+    decode = max(0.0, t["begin_frame total"] - beginframe)
+    seek = t["seek (page.evaluate)"] + sum(v for k, v in t.items() if k.startswith("CDP "))
+    pipe = t["pipe write to ffmpeg"]
+    rest = loop - seek - t["begin_frame total"] - pipe
+    jpeg_share = max(0.0, split.raster_jpeg - split.raster_only - split.transfer)
+    cores = os.cpu_count() or 1
+    capture_seconds, capture_cpu = alone
+    encode_alone = ffmpeg_runs[-1]
+    lines = [
+        f"Written by `scripts/profile_render.py`: examples/text-1080p (1920x1080, {n} frames), framecast's "
+        f"default settings (BeginFrame JPEG q{JPEG_QUALITY['standard']}, x264 veryfast CRF 18), Chrome "
+        f"{chrome_version}, ffmpeg {ffmpeg_version()}, {cores} cores. Load average (1/5/15 min) at the start "
+        f"{'/'.join(f'{v:.2f}' for v in load[0])}, at the end {'/'.join(f'{v:.2f}' for v in load[1])}: two "
+        "other engineers' test runs share these cores, so every figure is noisy (±20 % between runs is usual).",
+        "",
+        f"### Per frame, the render loop (capture → pipe → ffmpeg), {n / profile.wall:.1f} fps",
+        "",
+        f"Browser and page boot {profile.boot:.2f} s (not in the loop). Loop {loop:.2f} s for {n} frames, "
+        f"then ffmpeg finished {profile.encode_tail:.2f} s after the last write.",
+        "",
+        "| step (Python's thread, serial) | ms/frame | share of the loop |",
+        "|---|---|---|",
+    ]
+    steps = [
+        ("seek: `__hf.seek(t)` through Playwright (`page.evaluate`)", seek),
+        ("BeginFrame exchange: raster + JPEG encode in Chrome + CDP transfer to Python", beginframe),
+        ("base64 decode in Python", decode),
+        ("pipe write into ffmpeg's stdin (blocks only when ffmpeg lags)", pipe),
+        ("rest of the loop (Python)", rest),
+    ]
+    lines += [f"| {label} | {_ms(sec, n)} | {100 * sec / loop:.0f} % |" for label, sec in steps]
+    lines += [
+        f"| **total** | **{_ms(loop, n)}** | 100 % |",
+        "",
+        f"The BeginFrame exchange split, measured on the same page right after (median of {SPLIT_FRAMES // 2} "
+        "frames each, frames alternating):",
+        "",
+        "| part of one BeginFrame | ms |",
+        "|---|---|",
+        f"| raster + composite (BeginFrame without a screenshot; includes one CDP round trip) | "
+        f"{1000 * split.raster_only:.1f} |",
+        "| screenshot in Chrome: read-back of the composited frame + JPEG encode (with-screenshot minus "
+        f"raster-only minus transfer) | {1000 * jpeg_share:.1f} |",
+        f"| transfer of the JPEG's base64 ({split.jpeg_bytes / 1024:.0f} KB decoded) Chrome → Playwright → "
+        f"Python, beyond an empty round trip | {1000 * split.transfer:.1f} |",
+        f"| an empty CDP round trip (Python → Playwright driver → Chrome → back) | {1000 * split.round_trip:.1f} |",
+        f"| seek alone (`page.evaluate`, one round trip included) | {1000 * split.seek:.1f} |",
+        f"| base64 decode | {1000 * split.decode:.1f} |",
+        "",
+        f"### CPU by process during the loop ({cpu.wall:.1f} s wall × {cores} cores = {cpu.wall * cores:.1f} "
+        "CPU-seconds available)",
+        "",
+        "| process | CPU s | % of one core | ms CPU/frame |",
+        "|---|---|---|---|",
+    ]
+    for role, seconds in sorted(cpu.by_role.items(), key=lambda item: -item[1]):
+        if seconds >= 0.05:
+            lines.append(f"| {role} | {seconds:.1f} | {100 * seconds / cpu.wall:.0f} % | {_ms(seconds, n)} |")
+    ours = sum(cpu.by_role.values())
+    lines += [
+        f"| **all of framecast's processes** | **{ours:.1f}** | {100 * ours / cpu.wall:.0f} % | {_ms(ours, n)} |",
+        f"| other load on the machine (not ours) | {cpu.other_fraction * cpu.wall * cores:.1f} | "
+        f"{100 * cpu.other_fraction * cores:.0f} % | |",
+        f"| machine idle | {cpu.machine_idle_fraction * cpu.wall * cores:.1f} | "
+        f"{100 * cpu.machine_idle_fraction * cores:.0f} % | |",
+        "",
+        "### Limits measured alone",
+        "",
+        "| what | wall s | fps | CPU s |",
+        "|---|---|---|---|",
+        f"| capture alone (same page, frames discarded, no encoder) | {capture_seconds:.2f} | "
+        f"{n / capture_seconds:.1f} | {sum(capture_cpu.by_role.values()):.1f} |",
+        *[f"| ffmpeg alone: {r.label} | {r.wall:.2f} | {n / r.wall:.1f} | {r.cpu:.1f} |" for r in ffmpeg_runs],
+        f"| the render above (capture + encode together) | {profile.wall:.2f} | {n / profile.wall:.1f} | {ours:.1f} |",
+        "",
+        conclusion(profile, split, capture_seconds, encode_alone, cores),
+    ]
+    return "\n".join(lines)
+
+
+# The peer's wall time for a 10 s 1080p30 GSAP text composition on this kind of machine (peer-bench.md).
+PEER_SECONDS = (23.0, 26.0)
+
+
+def conclusion(profile: RenderProfile, split: Split, capture_seconds: float, encode: FfmpegRun, cores: int) -> str:
+    n, cpu = profile.frames, profile.cpu
+    per_frame = {role: 1000 * seconds / n for role, seconds in cpu.by_role.items()}
+    chrome_ms = sum(v for k, v in per_frame.items() if k.startswith("chrome"))
+    ffmpeg_ms = per_frame.get("ffmpeg (x264)", 0.0)
+    rest_ms = sum(per_frame.values()) - chrome_ms - ffmpeg_ms
+    # The CPU floor: all the work of capture and encode spread perfectly over every core.
+    floor_ms = (chrome_ms + ffmpeg_ms + rest_ms) / cores
+    floor_s = floor_ms * n / 1000
+    render_ms, capture_ms = 1000 * profile.wall / n, 1000 * capture_seconds / n
+    target = tuple(seconds / 2 for seconds in PEER_SECONDS)
+    return (
+        f"**Where the limit is.** Capture alone runs at {n / capture_seconds:.1f} fps ({capture_ms:.0f} ms a "
+        f"frame: seek {1000 * split.seek:.0f} ms, BeginFrame {1000 * split.raster_jpeg:.0f} ms of which raster "
+        f"≈ {1000 * split.raster_only:.0f} ms and the screenshot's read-back + JPEG ≈ "
+        f"{1000 * max(0.0, split.raster_jpeg - split.raster_only - split.transfer):.0f} ms; CDP transfer and "
+        f"base64 are a few ms), ffmpeg alone at {n / encode.wall:.0f} fps, but the render at "
+        f"{n / profile.wall:.1f} fps ({render_ms:.0f} ms a frame): the one-page loop is serial, and x264 "
+        f"({ffmpeg_ms:.0f} ms CPU a frame) competes with Chrome for the same {cores} cores, which stretches each "
+        f"seek and BeginFrame (compare the loop table with the split). The work itself is {chrome_ms:.0f} ms of "
+        f"Chrome CPU a frame (GPU process: SwiftShader raster and read-back; browser process: most likely the "
+        f"screenshot's JPEG encode and base64), {ffmpeg_ms:.0f} ms of ffmpeg and {rest_ms:.0f} ms of Python "
+        f"and Playwright's driver: {floor_ms:.0f} ms a frame on {cores} cores, a floor of {floor_s:.1f} s for "
+        f"{n} frames however the work is scheduled (the render took {profile.wall:.1f} s; the machine was "
+        f"{100 * cpu.machine_idle_fraction:.0f} % idle and other people's jobs took "
+        f"{100 * cpu.other_fraction:.0f} % of its CPU). peer-bench.md measured the same limit from the other side: "
+        "20 fps for one browser capturing alone, 33 fps for two, a 300-frame render floor near 13 s with x264 on "
+        f"the same cores. 2x the peer ({PEER_SECONDS[0]:.0f}–{PEER_SECONDS[1]:.0f} s here) means "
+        f"{target[0]:.1f}–{target[1]:.1f} s, at or under that floor: parallel capture on the idle core time is "
+        "necessary but not enough; each frame must also cost less CPU (fewer captures for held frames, a "
+        "cheaper screenshot path, a cheaper x264 setting)."
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--no-report", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+    from app.engine.chrome import acquire_browser, shutdown_browser
+
+    load_start = os.getloadavg()
+    print(f"load average at start: {'/'.join(f'{v:.2f}' for v in load_start)}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="profile-render-") as tmp:
+        work = Path(tmp)
+        profile, session, server = profiled_render(work)
+        print(f"render: {profile.frames} frames in {profile.wall:.2f} s ({profile.frames / profile.wall:.1f} fps)")
+        try:
+            split = beginframe_split(session, profile.frames)
+            alone = capture_alone(session, profile.frames)
+            print(f"capture alone: {alone[0]:.2f} s ({profile.frames / alone[0]:.1f} fps)", flush=True)
+        finally:
+            session.close()
+            server.__exit__(None, None, None)
+        chrome_version = acquire_browser().version
+        shutdown_browser()
+        ffmpeg_runs = ffmpeg_alone(work / "frames.mjpeg", profile.encoder_args, work)
+    load_end = os.getloadavg()
+    text = report(profile, split, alone, ffmpeg_runs, (load_start, load_end), chrome_version)
+    print(text)
+    if not args.no_report:
+        write_section("profile", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
