@@ -14,6 +14,7 @@ Every error carries a stable ``code`` (what Step Functions matches on, what the 
     │   ├── S3UriNotAllowedError         S3_URI_NOT_ALLOWED
     │   ├── UnsafeArchiveError           UNSAFE_ARCHIVE
     │   ├── VideoSourceUnrenderableError VIDEO_SOURCE_UNRENDERABLE
+    │   ├── RemoteAssetRefusedError      REMOTE_ASSET_REFUSED (a remote file: 4xx, too large, not http(s))
     │   ├── BatchInvalidError            BATCH_INVALID (render-batch input file)
     │   ├── BatchManifestError           BATCH_MANIFEST_INVALID (render-batch --resume)
     │   ├── CostLimitExceededError       COST_LIMIT_EXCEEDED (render-batch cost gate)
@@ -50,7 +51,8 @@ Every error carries a stable ``code`` (what Step Functions matches on, what the 
         ├── StorageError                 STORAGE_ERROR
         ├── OutputFrameCountError        OUTPUT_FRAME_COUNT_MISMATCH (the assembled output is short)
         ├── InternalError                INTERNAL_ERROR (an unexpected exception: logged, retried)
-        └── WebhookSecretUnavailableError WEBHOOK_SECRET_UNAVAILABLE (the stack's signing secret)
+        ├── WebhookSecretUnavailableError WEBHOOK_SECRET_UNAVAILABLE (the stack's signing secret)
+        └── RemoteAssetFailedError       REMOTE_ASSET_FAILED (a remote file: timeout, connection, 5xx)
     └── CloudError                    the user's machine talking to AWS failed (framecast lambda): exit 1
         ├── AwsRequestFailedError        AWS_REQUEST_FAILED (retryable)
         ├── DeployFailedError            DEPLOY_FAILED (CloudFormation rolled back; reasons listed)
@@ -124,6 +126,10 @@ class UnsafeArchiveError(InputError):
 
 class VideoSourceUnrenderableError(InputError):
     code = "VIDEO_SOURCE_UNRENDERABLE"
+
+
+class RemoteAssetRefusedError(InputError):
+    code = "REMOTE_ASSET_REFUSED"
 
 
 class BatchInvalidError(InputError):
@@ -274,6 +280,10 @@ class InternalError(RenderError):
 
 class WebhookSecretUnavailableError(RenderError):
     code = "WEBHOOK_SECRET_UNAVAILABLE"
+
+
+class RemoteAssetFailedError(RenderError):
+    code = "REMOTE_ASSET_FAILED"
 
 
 class CloudError(FramecastError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
@@ -48,7 +49,7 @@ class PlanOutcome(Protocol):
     @property
     def total_frames(self) -> int: ...
     @property
-    def fps(self) -> int: ...
+    def fps(self) -> Fraction: ...
     @property
     def width(self) -> int: ...
     @property

@@ -32,6 +32,7 @@ from app.aws.webhook_signing import check_webhook_url
 from app.distributed.config import RenderConfig
 from app.distributed.manifest import MANIFEST_NAME
 from app.engine.formats import Format
+from app.engine.frame_rate import FrameRate
 from app.errors import InvalidConfigError, InvalidEventError, WebhookUrlInvalidError
 
 Action = Literal["plan", "renderChunk", "assemble", "notify"]
@@ -194,7 +195,7 @@ class PlanResultOut(_Wire):
     chunk_count: int
     chunk_indexes: list[int]  # 0..n-1: what the state machine's Map iterates over
     total_frames: int
-    fps: int
+    fps: FrameRate  # an int for whole rates (as before), else "30000/1001"
     width: int
     height: int
     format: str

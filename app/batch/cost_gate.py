@@ -17,7 +17,8 @@ from rich.console import Console
 from app.distributed.chunking import split_frames
 from app.distributed.config import DEFAULT_MAX_PARALLEL_CHUNKS, DEFAULT_MIN_CHUNK_FRAMES
 from app.engine.composition import Composition
-from app.engine.render import RenderOptions, frame_count, resolve_fps
+from app.engine.frame_rate import frame_count
+from app.engine.render import RenderOptions, resolve_fps
 from app.errors import CostLimitExceededError
 
 # (frames, width, height, memory_mb, chunk_count) -> USD for one render

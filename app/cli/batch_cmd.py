@@ -19,6 +19,7 @@ from app.batch.resume import batch_id
 from app.batch.run import BatchOutcome, execute, finish_dry_run, load_batch, manifest_json, plan_rows
 from app.cli import interrupts
 from app.cli.progress import console
+from app.cli.render_cmd import FPS_HELP, cli_fps
 from app.engine.formats import FORMATS, QUALITIES
 from app.engine.render import RenderOptions
 from app.errors import InvalidConfigError
@@ -76,7 +77,7 @@ def render_batch(
     cancel_on_interrupt: Annotated[bool, typer.Option(help="On Ctrl-C, also stop the started renders.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")] = False,
     strict_variables: Annotated[bool, typer.Option(help="Variable problems are errors, not warnings.")] = False,
-    fps: Annotated[int | None, typer.Option(help="Frames per second; default data-fps or 30.")] = None,
+    fps: Annotated[str | None, typer.Option(help=FPS_HELP)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "mp4",
     codec: Annotated[str | None, typer.Option(help="h264 or h265 (mp4), vp9 (webm), prores (mov).")] = None,
     quality: Annotated[str, typer.Option("--quality", "-q", help=f"One of: {', '.join(QUALITIES)}.")] = "standard",
@@ -89,7 +90,7 @@ def render_batch(
         raise InvalidConfigError(f"format must be one of {', '.join(FORMATS)}; quality one of {', '.join(QUALITIES)}")
     if retry_failed and resume is None:
         raise InvalidConfigError("--retry-failed needs --resume MANIFEST (the run whose failures to retry)")
-    options = RenderOptions.model_validate(dict(fps=fps, format=fmt, codec=codec, quality=quality, crf=crf))
+    options = RenderOptions.model_validate(dict(fps=cli_fps(fps), format=fmt, codec=codec, quality=quality, crf=crf))
     composition, rows = load_batch(project, batch, strict=strict_variables, console=console)
     manifest_path = manifest or resume or _default_manifest(batch)
     heartbeat = _seconds_from_env(HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS)

@@ -21,6 +21,9 @@ def plan_cmd(
     config: Annotated[str | None, typer.Option(help="Render config as JSON (fps, format, chunkSize, ...).")] = None,
     variables: Annotated[str | None, typer.Option(help="JSON object of composition variables.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing folder that is not a plan.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Fetch nothing: refuse remote media, block remote images/fonts/scripts.")
+    ] = False,
 ) -> None:
     """Plan a distributed render: copy, probe, extract media, split into chunks, lock decisions."""
     from app.distributed import RenderConfig, plan
@@ -29,6 +32,8 @@ def plan_cmd(
     values = parse_variables(variables)
     if values is not None:
         fields["variables"] = values
+    if offline:
+        fields["offline"] = True
     render_config = RenderConfig.parse(fields)
     plan_dir = check_output(plan_dir, kind="folder", inputs=[project], force=force, replaceable=_is_plan_folder)
     result = plan(project, render_config, plan_dir)

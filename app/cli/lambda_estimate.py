@@ -18,7 +18,8 @@ from app.cli.progress import console
 from app.cloud import cost
 from app.distributed.chunking import split_frames
 from app.distributed.config import RenderConfig
-from app.engine.render import RenderOptions, frame_count, prepare
+from app.engine.frame_rate import describe, frame_count, to_wire
+from app.engine.render import RenderOptions, prepare
 from app.errors import CompositionInvalidError
 
 DEFAULT_MEMORY_MB = 10240  # infra/template.yaml's MemorySize default
@@ -65,7 +66,7 @@ def estimate_on_lambda(
                 "frames": frames,
                 "width": composition.width,
                 "height": composition.height,
-                "fps": prepared.fps,
+                "fps": to_wire(prepared.fps),
                 "chunks": chunks,
                 "memoryMb": memory,
                 "architecture": arch,
@@ -74,7 +75,8 @@ def estimate_on_lambda(
         )
         return estimate
     console.print(
-        f"dry run: {frames} frames of {composition.width}x{composition.height} at {prepared.fps} fps in {chunks} "
+        f"dry run: {frames} frames of {composition.width}x{composition.height} at {describe(prepared.fps)} fps "
+        f"in {chunks} "
         f"chunks, {memory} MB {arch} ({source}); nothing was uploaded or started",
         highlight=False,
         soft_wrap=True,

@@ -161,7 +161,7 @@ def _finish(state: StackState, final: RenderProgress, out: Path | None, aws: Any
         emit_json(progress_document(final, state) | {"output": str(out) if out else None})
         return
     where = str(out) if out is not None else final.output_uri
-    seconds = (final.total_frames or 0) / final.fps if final.fps else 0.0
+    seconds = float((final.total_frames or 0) / final.fps) if final.fps else 0.0
     total = f"cost ${bill(final, state).total_usd:.4f}"
     console.print(
         f"[green]✓[/] {where} — {final.total_frames} frames, {seconds:.2f} s, {human_size(size or 0)}, "

@@ -8,7 +8,8 @@ from typing import Annotated, Any, get_args
 import typer
 
 from app.cli.progress import console, human_size, progress_bar
-from app.engine.formats import FORMATS, QUALITIES, Codec, format_spec
+from app.engine.formats import FORMATS, QUALITIES, Codec, format_spec, fps_or_error
+from app.engine.frame_rate import to_wire
 from app.engine.render import RenderOptions, RenderResult
 from app.engine.render import render as render_locally
 from app.engine.variables import parse_variables
@@ -24,6 +25,19 @@ def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
         raise InvalidConfigError(f"{what} {value!r} is not one of: {', '.join(allowed)}")
     return value
+
+
+FPS_HELP = "Frames per second: 1-120, 23.976, 29.97, 59.94 or N/D (30000/1001); default data-fps or 30."
+
+
+def cli_fps(value: str | None) -> int | str | None:
+    """``--fps`` checked at once (INVALID_CONFIG, exit 2), as its JSON spelling: 30 or "30000/1001"."""
+    if value is None:
+        return None
+    try:
+        return to_wire(fps_or_error(value))
+    except InvalidConfigError as exc:
+        raise InvalidConfigError(f"--fps: {exc.message}") from exc
 
 
 WORKERS_HELP = "Parallel capture processes: auto (from this machine's cores and the render's size) or 1-16."
@@ -42,11 +56,12 @@ def parse_workers(value: str) -> int | None:
     return count
 
 
-def workers_for(project: Path, fps: int | None) -> int:
+def workers_for(project: Path, fps: int | str | None) -> int:
     """`--workers auto` for a local render: by frames and size; 1 when the project cannot be read (the
     render then reports why)."""
     from app.engine.composition import read_composition
-    from app.engine.render import frame_count, resolve_fps
+    from app.engine.frame_rate import frame_count
+    from app.engine.render import resolve_fps
     from app.errors import FramecastError
     from app.local.pool import auto_workers
 
@@ -65,9 +80,7 @@ def render(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output file (folder for png-sequence).")
     ] = None,
-    fps: Annotated[
-        int | None, typer.Option(help="Frames per second (24, 25, 30, 50, 60); default data-fps or 30.")
-    ] = None,
+    fps: Annotated[str | None, typer.Option(help=FPS_HELP)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "mp4",
     codec: Annotated[str | None, typer.Option(help="h264 or h265 (mp4), vp9 (webm), prores (mov).")] = None,
     quality: Annotated[str, typer.Option("--quality", "-q", help=f"One of: {', '.join(QUALITIES)}.")] = "standard",
@@ -75,6 +88,9 @@ def render(
     variables: Annotated[str | None, typer.Option(help="JSON object of composition variables.")] = None,
     variables_file: Annotated[Path | None, typer.Option(help="JSON file of composition variables.")] = None,
     strict_variables: Annotated[bool, typer.Option(help="Undeclared or mistyped variables are errors.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Fetch nothing: refuse remote media, block remote images/fonts/scripts.")
+    ] = False,
     workers: Annotated[int | None, typer.Option(parser=parse_workers, metavar="auto|N", help=WORKERS_HELP)] = "auto",  # type: ignore[assignment]
     chunks: Annotated[int | None, typer.Option(min=1, help="Render as plan → N chunks → assemble.")] = None,
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Frames per chunk (instead of --chunks).")] = None,
@@ -108,8 +124,16 @@ def render(
     out = output or default_output(project, fmt)
     values = parse_variables(variables, variables_file)
     options: dict[str, Any] = dict(
-        fps=fps, format=fmt, codec=codec, quality=quality, crf=crf, variables=values, strict_variables=strict_variables
+        fps=cli_fps(fps),
+        format=fmt,
+        codec=codec,
+        quality=quality,
+        crf=crf,
+        variables=values,
+        strict_variables=strict_variables,
     )
+    if offline:
+        options["offline"] = True
     if dry_run and backend != "lambda":
         raise InvalidConfigError("--dry-run estimates a Lambda render's cost; use it with --backend lambda")
     if backend == "lambda":
@@ -128,7 +152,7 @@ def render(
         return
     explicit_chunking = chunks is not None or chunk_size is not None or max_parallel_chunks is not None
     if workers is None:
-        workers = workers_for(project, fps) if backend == "local" and not explicit_chunking else 1
+        workers = workers_for(project, options["fps"]) if backend == "local" and not explicit_chunking else 1
     distributed = explicit_chunking or workers > 1
     if backend != "local" or distributed:
         from app.cli import chunked

@@ -20,9 +20,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from app.engine.frame_rate import FrameRate, parse_frame_rate
 
 RenderStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -57,7 +60,7 @@ class RenderProgress(BaseModel):
     chunks_done: int = 0
     total_frames: int | None = None
     frames_done: int = 0
-    fps: int | None = None
+    fps: FrameRate | None = None
     width: int | None = None
     height: int | None = None
     format: str | None = None
@@ -173,6 +176,13 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _rate(value: Any) -> Fraction | None:
+    try:
+        return parse_frame_rate(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def build_progress(
     *,
     render_id: str,
@@ -220,7 +230,7 @@ def build_progress(
         chunks_done=len(done),
         total_frames=total,
         frames_done=frames_done,
-        fps=_int(plan.get("Fps")),
+        fps=_rate(plan.get("Fps")),
         width=_int(plan.get("Width")),
         height=_int(plan.get("Height")),
         format=plan.get("Format") if isinstance(plan.get("Format"), str) else None,

@@ -65,7 +65,7 @@ def assemble(
     verify_chunks(meta, manifest.plan_hash, chunk_paths, sequence=spec.is_sequence)
     audio_path = plan_dir / layout.AUDIO_FILE if meta.has_audio else None
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    seconds = meta.total_frames / meta.fps
+    seconds = float(meta.total_frames / meta.fps)
     if spec.is_sequence:
         _assemble_frames(chunk_paths, audio_path, out_path, meta.total_frames)
     else:

@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from app.engine.formats import SUPPORTED_FPS, Codec, Format, Quality
+from app.engine.formats import Codec, Format, Quality
+from app.engine.frame_rate import FrameRate
 from app.errors import InvalidConfigError
 
 DEFAULT_MAX_PARALLEL_CHUNKS = 16
@@ -22,7 +23,7 @@ class RenderConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    fps: int | None = None
+    fps: FrameRate | None = None  # 30, "29.97", "30000/1001": exact; an integer rate stays an int in JSON
     format: Format = "mp4"
     codec: Codec | None = None
     quality: Quality = "standard"
@@ -32,13 +33,7 @@ class RenderConfig(BaseModel):
     min_chunk_frames: int = Field(default=DEFAULT_MIN_CHUNK_FRAMES, ge=1)
     variables: dict[str, Any] | None = None
     strict_variables: bool = False
-
-    @field_validator("fps")
-    @classmethod
-    def _fps_supported(cls, value: int | None) -> int | None:
-        if value is not None and value not in SUPPORTED_FPS:
-            raise ValueError(f"must be one of {', '.join(map(str, SUPPORTED_FPS))}")
-        return value
+    offline: bool = False  # refuse remote media and block remote files instead of fetching them at plan time
 
     @field_validator("variables")
     @classmethod

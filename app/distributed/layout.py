@@ -18,14 +18,15 @@ from app.distributed.config import MAX_PARALLEL_CHUNKS_LIMIT, RenderConfig
 from app.engine.capture import CaptureSettings
 from app.engine.chrome import CaptureMode
 from app.engine.composition import MAX_DIMENSION, MAX_DURATION_SECONDS, MIN_DIMENSION
-from app.engine.formats import CRF_RANGE, SUPPORTED_FPS, CaptureImage, Codec, Format, Quality, format_spec
+from app.engine.formats import CRF_RANGE, CaptureImage, Codec, Format, Quality, format_spec
+from app.engine.frame_rate import FrameRate, frame_count
 from app.engine.media import VideoFrames
-from app.engine.render import frame_count
 from app.errors import MissingPlanArtifactError, PlanInvalidError
 
 PROJECT_DIR = "project"
 FRAMES_DIR = "frames"
 AUDIO_FILE = "audio.m4a"
+REMOTE_DIR = "remote"  # remote assets fetched at plan time: <sha256> blobs + index.json (RemoteAssets)
 META_FILE = "meta/plan.json"
 # Skipped when copying a project: never part of a composition, often huge.
 SKIPPED_NAMES = frozenset(
@@ -42,7 +43,7 @@ class PlanMeta(BaseModel):
     composition_id: str
     width: int = Field(ge=MIN_DIMENSION, le=MAX_DIMENSION)
     height: int = Field(ge=MIN_DIMENSION, le=MAX_DIMENSION)
-    fps: int
+    fps: FrameRate  # validated 1-120 on read; an integer rate is stored as an int, others as "num/den"
     format: Format
     codec: Codec
     quality: Quality
@@ -65,8 +66,6 @@ class PlanMeta(BaseModel):
 
     @model_validator(mode="after")
     def _decisions_consistent(self) -> PlanMeta:
-        if self.fps not in SUPPORTED_FPS:
-            raise ValueError(f"fps {self.fps} is not one of {', '.join(map(str, SUPPORTED_FPS))}")
         if self.codec not in format_spec(self.format).codecs:
             raise ValueError(f"codec {self.codec} cannot be used with format {self.format}")
         low, high = CRF_RANGE.get(self.codec, (0, -1))

@@ -1,7 +1,9 @@
 """plan: validate, copy the project, probe, extract media, split into chunks, lock every decision.
 
-Pure function over local paths; no network. The plan folder appears whole or not at all: it is
-built in a staging folder beside ``plan_dir`` and renamed at the end; the manifest is written last.
+Pure function over local paths; no network except fetching the composition's remote assets (through
+app.engine.remote_assets, into ``remote/`` of the plan, so chunk workers and the assembler never fetch).
+The plan folder appears whole or not at all: it is built in a staging folder beside ``plan_dir`` and
+renamed at the end; the manifest is written last.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from fractions import Fraction
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -30,7 +33,9 @@ from app.engine.chrome import acquire_browser
 from app.engine.composition import check_duration
 from app.engine.ffmpeg import ffmpeg_version
 from app.engine.formats import check_frame_size, video_codec_args
-from app.engine.render import Prepared, RenderOptions, frame_count, open_session, prepare, replace_dir
+from app.engine.frame_rate import FrameRate, frame_count, frame_time
+from app.engine.remote_assets import RemoteAssets, fetch_remote_assets
+from app.engine.render import Prepared, RenderOptions, open_session, prepare, replace_dir
 from app.engine.server import ProjectServer
 from app.errors import CompositionInvalidError
 
@@ -46,7 +51,7 @@ class PlanResult(BaseModel):
     chunk_count: int
     chunks: list[tuple[int, int]]
     total_frames: int
-    fps: int
+    fps: FrameRate
     width: int
     height: int
     format: str
@@ -71,24 +76,28 @@ def copy_project(source: Path, dest: Path) -> None:
     shutil.copytree(root, dest, ignore=ignore, symlinks=False)
 
 
-def _probe_duration(prepared: Prepared, project: Path, variables: dict[str, object] | None) -> float:
+def _probe_duration(
+    prepared: Prepared, project: Path, variables: dict[str, object] | None, remote: RemoteAssets | None
+) -> float:
     if prepared.composition.duration is not None:
         return prepared.composition.duration
     with ProjectServer(project) as server:
-        session = open_session(prepared, server, variables)
+        session = open_session(prepared, server, variables, remote=remote)
         try:
             return session.page_duration()
         finally:
             session.close()
 
 
-def _chunk_frame_roles(videos: list[media.VideoFrames], chunks: list[tuple[int, int]], fps: int) -> dict[str, set[str]]:
+def _chunk_frame_roles(
+    videos: list[media.VideoFrames], chunks: list[tuple[int, int]], fps: Fraction
+) -> dict[str, set[str]]:
     """Which chunks sample each extracted video frame (a chunk downloads only those)."""
     roles: dict[str, set[str]] = {}
     for video in videos:
         for index, (start, end) in enumerate(chunks):
             for frame in range(start, end):
-                shown = video.frame_for_time(frame / fps)
+                shown = video.frame_for_time(float(frame_time(frame, fps)))  # the capture's exact t
                 if shown is not None:
                     path = f"{layout.FRAMES_DIR}/{video.directory}/{video.frame_name(shown)}"
                     roles.setdefault(path, set()).add(chunk_role(index))
@@ -108,11 +117,12 @@ def plan(project_dir: Path, config: RenderConfig, plan_dir: Path) -> PlanResult:
     )
     prepared = prepare(Path(project_dir), options)
     check_frame_size(prepared.codec, prepared.composition.width, prepared.composition.height)
+    fetched = None if config.offline else fetch_remote_assets(Path(project_dir))
     staging = plan_dir.parent / f".{plan_dir.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        result = _plan_into(prepared, config, staging, started)
+        result = _plan_into(prepared, config, staging, started, fetched)
         replace_dir(staging, plan_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -120,10 +130,17 @@ def plan(project_dir: Path, config: RenderConfig, plan_dir: Path) -> PlanResult:
     return result
 
 
-def _plan_into(prepared: Prepared, config: RenderConfig, staging: Path, started: float) -> PlanResult:
+def _plan_into(
+    prepared: Prepared, config: RenderConfig, staging: Path, started: float, fetched: RemoteAssets | None
+) -> PlanResult:
     project = staging / layout.PROJECT_DIR
     copy_project(prepared.composition.project_dir, project)
-    duration = _probe_duration(prepared, project, config.variables)
+    remote = None
+    if fetched is not None and fetched.files:
+        # From here on everything reads the plan's copy, exactly what chunk workers will read.
+        fetched.copy_to(staging / layout.REMOTE_DIR)
+        remote = RemoteAssets.load(staging / layout.REMOTE_DIR)
+    duration = _probe_duration(prepared, project, config.variables, remote)
     check_duration(duration, source="the composition's duration")
     total = frame_count(duration, prepared.fps)
     chunks = split_frames(
@@ -132,9 +149,9 @@ def _plan_into(prepared: Prepared, config: RenderConfig, staging: Path, started:
         min_chunk_frames=config.min_chunk_frames,
         chunk_size=config.chunk_size,
     )
-    seconds = total / prepared.fps
-    videos = media.extract_all_videos(prepared.composition, prepared.fps, seconds, staging / layout.FRAMES_DIR)
-    has_audio = audio.mix_audio(prepared.composition, seconds, staging / layout.AUDIO_FILE)
+    seconds = float(total / prepared.fps)
+    videos = media.extract_all_videos(prepared.composition, prepared.fps, seconds, staging / layout.FRAMES_DIR, remote)
+    has_audio = audio.mix_audio(prepared.composition, seconds, staging / layout.AUDIO_FILE, remote=remote)
     browser = acquire_browser("beginframe")
     settings = prepared.capture_settings(config.variables, WARMUP_TICKS)
     meta = layout.PlanMeta(
@@ -172,6 +189,8 @@ def _plan_into(prepared: Prepared, config: RenderConfig, staging: Path, started:
         layout.AUDIO_FILE: (ROLE_ASSEMBLE,),
         layout.META_FILE: (ROLE_ALL_CHUNKS, ROLE_ASSEMBLE),
     }
+    for fetched_file in (staging / layout.REMOTE_DIR).glob("*"):
+        roles[f"{layout.REMOTE_DIR}/{fetched_file.name}"] = (ROLE_ALL_CHUNKS,)  # the page's requests, in chunks only
     for path, needed_by in _chunk_frame_roles(videos, chunks, prepared.fps).items():
         roles[path] = tuple(sorted(needed_by))
     for extracted in (staging / layout.FRAMES_DIR).rglob("*"):

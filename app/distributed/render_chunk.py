@@ -26,6 +26,7 @@ from app.engine.chrome import acquire_browser
 from app.engine.encoder import FRAME_NAME, StreamingEncoder
 from app.engine.ffmpeg import ffmpeg_version
 from app.engine.formats import format_spec
+from app.engine.remote_assets import RemoteAssets
 from app.engine.render import capture_range
 from app.engine.server import ProjectServer
 from app.errors import BrowserVersionMismatchError, ChunkIndexOutOfRangeError, FfmpegVersionMismatchError
@@ -89,7 +90,8 @@ def render_chunk(plan_dir: Path, index: int, out_path: Path, *, plan_hash: str |
     out_path.parent.mkdir(parents=True, exist_ok=True)
     browser = acquire_browser(meta.capture_mode)
     with ProjectServer(plan_dir / layout.PROJECT_DIR, frames_dir=plan_dir / layout.FRAMES_DIR) as server:
-        session = CaptureSession(browser, server, settings, meta.videos)
+        remote = RemoteAssets.load(plan_dir / layout.REMOTE_DIR)  # fetched at plan time: workers never fetch
+        session = CaptureSession(browser, server, settings, meta.videos, remote)
         try:
             session.open()
             if spec.is_sequence:

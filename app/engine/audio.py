@@ -12,7 +12,7 @@ priming, so the track is exactly as long as asked; Opus goes into WebM, whose Co
 The final mux copies the mix when its codec fits the output and re-encodes it otherwise
 (:func:`mux_audio_args`).
 
-Pure functions over local paths; no network.
+Pure functions over local paths (remote media is read from its fetched copy); no network.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from app.engine.composition import Composition, MediaElement
 from app.engine.ffmpeg import run_ffmpeg
 from app.engine.media import probe_media, resolve_media_path
+from app.engine.remote_assets import RemoteAssets
 from app.errors import DurationOutOfRangeError, VideoSourceUnrenderableError
 
 logger = logging.getLogger(__name__)
@@ -74,8 +75,10 @@ def samples(seconds: float) -> int:
     return round(seconds * SAMPLE_RATE)
 
 
-def _plan_track(media: MediaElement, project_dir: Path, total_seconds: float) -> _Track | None:
-    path = resolve_media_path(project_dir, media.src)
+def _plan_track(
+    media: MediaElement, project_dir: Path, total_seconds: float, remote: RemoteAssets | None
+) -> _Track | None:
+    path = resolve_media_path(project_dir, media.src, remote)
     info = probe_media(path)
     if not info.has_audio or media.start >= total_seconds:
         logger.debug("audio source not mixed", extra={"element_id": media.element_id, "has_audio": info.has_audio})
@@ -112,15 +115,15 @@ def _plan_track(media: MediaElement, project_dir: Path, total_seconds: float) ->
     )
 
 
-def _plan_tracks(composition: Composition, total_seconds: float) -> list[_Track]:
-    planned = (_plan_track(m, composition.project_dir, total_seconds) for m in composition.audio_sources)
+def _plan_tracks(composition: Composition, total_seconds: float, remote: RemoteAssets | None) -> list[_Track]:
+    planned = (_plan_track(m, composition.project_dir, total_seconds, remote) for m in composition.audio_sources)
     return [t for t in planned if t is not None and t.clip_samples > 0]
 
 
-def audio_sources_present(composition: Composition) -> bool:
+def audio_sources_present(composition: Composition, remote: RemoteAssets | None = None) -> bool:
     """Whether any clip that should be heard has a file with an audio stream (timing not considered)."""
     for media in composition.audio_sources:
-        if probe_media(resolve_media_path(composition.project_dir, media.src)).has_audio:
+        if probe_media(resolve_media_path(composition.project_dir, media.src, remote)).has_audio:
             return True
     return False
 
@@ -192,14 +195,21 @@ def atomic_output(out_path: Path) -> Iterator[Path]:
         staging.unlink(missing_ok=True)
 
 
-def mix_audio(composition: Composition, total_seconds: float, out_path: Path, *, codec: AudioCodec = "aac") -> bool:
+def mix_audio(
+    composition: Composition,
+    total_seconds: float,
+    out_path: Path,
+    *,
+    codec: AudioCodec = "aac",
+    remote: RemoteAssets | None = None,
+) -> bool:
     """Mix the composition's audio into ``out_path``, exactly ``total_seconds`` long.
 
     Returns False, writing nothing, when no clip with sound falls inside the render.
     """
     if not math.isfinite(total_seconds) or total_seconds <= 0:
         raise DurationOutOfRangeError(f"audio mix length {total_seconds!r} s must be a positive number of seconds")
-    tracks = _plan_tracks(composition, total_seconds)
+    tracks = _plan_tracks(composition, total_seconds, remote)
     if not tracks:
         return False
     graph = mix_filter_graph(tracks, total_seconds)

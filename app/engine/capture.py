@@ -24,10 +24,12 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from app.engine import runtime
 from app.engine.chrome import CapturePage, WarmBrowser, begin_frame, browser_deadline
+from app.engine.frame_rate import frame_time
 from app.engine.readiness import PageState, ReadinessWait
 from app.errors import CaptureTimeoutError, InvalidConfigError, PageError
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Request, Response, Route
 
     from app.engine.media import VideoFrames
+    from app.engine.remote_assets import RemoteAssets
     from app.engine.server import ProjectServer
 
 log = logging.getLogger(__name__)
@@ -45,12 +48,19 @@ FRAME_TIMEOUT_ENV = "FRAMECAST_FRAME_TIMEOUT_SECONDS"
 # Software GL takes well under a second for a 1080p frame; a first frame may decode images and fonts.
 BASE_FRAME_TIMEOUT_SECONDS = 30.0
 FRAME_TIMEOUT_SECONDS_PER_MEGAPIXEL = 10.0
-_SEEK = "async ([t, frames]) => { await window.__hf.seek(t); if (frames) await window.__hf.showVideoFrames(frames); }"
+# Resolves true on a frame inside a shader transition, after the video frames are in place (the
+# compositor clones the scenes, overlays included): Chrome must then paint the clones before
+# _COMPOSITE draws them through the shader.
+_SEEK = (
+    "async ([t, frames]) => { await window.__hf.seek(t); if (frames) await window.__hf.showVideoFrames(frames);"
+    " return window.__hf.prepareComposite(); }"
+)
+_COMPOSITE = "() => window.__hf.resolveComposite()"
 
 
 @dataclass(frozen=True)
 class CaptureSettings:
-    fps: int
+    fps: Fraction
     width: int
     height: int
     image: str  # "jpeg" | "png"
@@ -85,6 +95,7 @@ class CaptureSession:
     server: ProjectServer
     settings: CaptureSettings
     videos: Sequence[VideoFrames] = ()
+    remote: RemoteAssets | None = None  # fetched before the page opens; the page itself never goes online
     page: CapturePage | None = None
     page_errors: list[str] = field(default_factory=list)
     blocked_requests: list[str] = field(default_factory=list)
@@ -99,7 +110,7 @@ class CaptureSession:
 
     @property
     def interval_ms(self) -> float:
-        return 1000.0 / self.settings.fps
+        return float(1000 / self.settings.fps)
 
     @property
     def frame_timeout(self) -> float:
@@ -145,7 +156,7 @@ class CaptureSession:
 
     def capture(self, index: int) -> bytes:
         """Seek to frame ``index`` and return its image bytes (CAPTURE_TIMEOUT past the frame deadline)."""
-        t = index / self.settings.fps
+        t = float(frame_time(index, self.settings.fps))  # exact rational, rounded once: no drift
         with browser_deadline(self.frame_timeout, f"frame {index} (t={t:.3f} s)"):
             return self._capture(index, t)
 
@@ -153,7 +164,8 @@ class CaptureSession:
         assert self.page is not None
         frames = self._video_frame_urls(t)
         try:
-            self.page.page.evaluate(_SEEK, [t, frames])
+            if self.page.page.evaluate(_SEEK, [t, frames]):
+                self._paint_composite()
         except Exception as exc:
             raise PageError(
                 f"seeking to frame {index} (t={t:.3f} s) failed: {_first_line(exc)}{self._errors()}"
@@ -173,6 +185,16 @@ class CaptureSession:
         if self.page is not None:
             self.page.close()
             self.page = None
+
+    def _paint_composite(self) -> None:
+        """Let Chrome paint the compositor's staging clones (drawElementImage reads the last paint), then draw."""
+        assert self.page is not None
+        if self.page.mode == "beginframe":
+            self._tick(None)
+        else:
+            clip = {"x": 0, "y": 0, "width": 1, "height": 1, "scale": 1}
+            self.page.cdp.send("Page.captureScreenshot", {"format": "jpeg", "quality": 1, "clip": clip})
+        self.page.page.evaluate(_COMPOSITE)
 
     def _tick(self, image: str | None) -> bytes | None:
         assert self.page is not None
@@ -251,6 +273,11 @@ class CaptureSession:
         if local is not None:
             route.fulfill(path=local, content_type="text/javascript")
             return
+        cached = self.remote.lookup(request.url) if self.remote is not None else None
+        if cached is not None:
+            # Cross-origin for the page (served from 127.0.0.1): fonts and CORS images need the header.
+            route.fulfill(path=cached[0], content_type=cached[1], headers={"Access-Control-Allow-Origin": "*"})
+            return
         if request.url.startswith(("data:", "blob:")):
             route.continue_()
             return
@@ -264,7 +291,8 @@ class CaptureSession:
             notes.append("page errors: " + " | ".join(self.page_errors[:3]))
         if self.blocked_requests:
             notes.append(
-                "blocked network requests (renders are offline; put these files in the project): "
+                "blocked network requests (the page may not go online while capturing, and only files it names "
+                "in its HTML or CSS are fetched before; put these in the project): "
                 + ", ".join(self.blocked_requests[:3])
             )
         return ("; " + "; ".join(notes)) if notes else ""

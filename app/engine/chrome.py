@@ -52,6 +52,9 @@ COMMON_FLAGS = (
     "--use-angle=swiftshader",
     "--enable-unsafe-swiftshader",
     "--disable-gpu-compositing",
+    # HTML-in-canvas (drawElementImage): what @hyperframes/shader-transitions' page-side compositor
+    # draws scenes into WebGL textures with; without it shader transitions degrade to hard cuts.
+    "--enable-features=CanvasDrawElement",
     # The network is closed at render time; stop Chrome from trying.
     "--disable-background-networking",
     "--disable-component-update",

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from app.engine.frame_rate import ACCEPTED, FrameRate, parse_frame_rate
 from app.errors import CompositionInvalidError, DurationOutOfRangeError
 
 ENTRY_FILE = "index.html"
@@ -54,7 +56,7 @@ class Composition(BaseModel):
     width: int
     height: int
     duration: float | None
-    fps: int | None
+    fps: FrameRate | None
     variables_declaration: list[dict[str, Any]]
     media: list[MediaElement]
 
@@ -161,18 +163,17 @@ def _variables_declaration(raw: str | None) -> list[dict[str, Any]]:
     return parsed
 
 
-def _root_fps(root: dict[str, str]) -> int | None:
-    """``data-fps`` as a whole positive number (the supported list is checked with the render options)."""
+def _root_fps(root: dict[str, str]) -> Fraction | None:
+    """``data-fps`` as an exact rate (``29.97`` is 30000/1001, never 29); absent or empty: None."""
     raw = root.get("data-fps")
-    value = _number(raw, "data-fps")
-    if value is None:
+    if raw is None or raw.strip() == "":
         return None
-    if value <= 0 or value != int(value):
+    try:
+        return parse_frame_rate(raw)
+    except ValueError as exc:
         raise CompositionInvalidError(
-            f"data-fps={raw!r} is not a whole, positive number of frames per second; "
-            "use one of 24, 25, 30, 50, 60 or leave it out (30)"
-        )
-    return int(value)
+            f"data-fps={raw!r} is not a supported frame rate; use {ACCEPTED}, or leave it out (30)"
+        ) from exc
 
 
 def _find_root(elements: list[_Element]) -> _Element:

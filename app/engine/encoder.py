@@ -11,11 +11,13 @@ import contextlib
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import IO, Protocol
 
 from app.engine.ffmpeg import ffmpeg_exe, stderr_tail
 from app.engine.formats import Codec, FormatSpec, Quality, video_codec_args
+from app.engine.frame_rate import ffmpeg_rate
 from app.errors import EncodeError
 
 FRAME_NAME = "frame_{:06d}.png"
@@ -40,7 +42,7 @@ class StreamingEncoder:
         quality: Quality,
         crf: int | None,
         *,
-        fps: int,
+        fps: Fraction,
         segment_frames: int | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
@@ -49,8 +51,8 @@ class StreamingEncoder:
         video_args = video_codec_args(codec, quality, crf, fps=fps, alpha=spec.alpha, segment_frames=segment_frames)
         self.args = [
             ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "image2pipe", "-c:v", image_codec, "-framerate", str(fps), "-i", "-",
-            *video_args, "-an", "-r", str(fps),
+            "-f", "image2pipe", "-c:v", image_codec, "-framerate", ffmpeg_rate(fps), "-i", "-",
+            *video_args, "-an", "-r", ffmpeg_rate(fps),
             *(arg for key, value in (metadata or {}).items() for arg in ("-metadata", f"{key}={value}")),
             *(["-movflags", "+faststart"] if spec.name in ("mp4", "mov") else []),
             "-f", _muxer(spec), str(out_path),

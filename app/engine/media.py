@@ -2,9 +2,10 @@
 
 Owns three contracts (DESIGN.md §3):
 
-* **Paths.** A media ``src`` is a relative URL inside the project folder. Remote (``http(s)://``),
-  ``file:`` and other schemes, absolute paths and ``..`` escapes (also through symlinks) are rejected
-  with :class:`~app.errors.VideoSourceUnrenderableError`: nothing is fetched at render time.
+* **Paths.** A media ``src`` is a relative URL inside the project folder, or a remote (``http(s)://``)
+  URL already fetched into the ``RemoteAssets`` given (see remote_assets). Other schemes, remote URLs
+  without that map (``--offline``), absolute paths and ``..`` escapes (also through symlinks) are
+  rejected with :class:`~app.errors.VideoSourceUnrenderableError`: nothing is fetched here.
 * **Probing** with PyAV (the ffmpeg build has no ffprobe). PyAV's exceptions are translated here and
   nowhere else.
 * **Video frames.** Chrome never decodes ``<video>`` during capture. One ffmpeg run per element extracts
@@ -23,6 +24,7 @@ import os
 import re
 import shutil
 import uuid
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -32,6 +34,8 @@ from pydantic import BaseModel, ConfigDict
 
 from app.engine.composition import Composition, MediaElement
 from app.engine.ffmpeg import run_ffmpeg
+from app.engine.frame_rate import FrameRate, ffmpeg_rate
+from app.engine.remote_assets import RemoteAssets
 from app.errors import VideoSourceUnrenderableError
 
 logger = logging.getLogger(__name__)
@@ -68,15 +72,19 @@ class MediaInfo(BaseModel):
     """Seconds of the first audio stream after the container's edit list (AAC priming excluded)."""
 
 
-def resolve_media_path(project_dir: Path, src: str) -> Path:
-    """The file a media ``src`` names, which must be inside ``project_dir``."""
+def resolve_media_path(project_dir: Path, src: str, remote: RemoteAssets | None = None) -> Path:
+    """The file a media ``src`` names: inside ``project_dir``, or a remote URL's cached copy in ``remote``."""
     raw = src.strip()
     parts = urlsplit(raw)
+    cached = remote.lookup(raw) if remote is not None else None
+    if cached is not None:
+        return cached[0]
     if parts.scheme or parts.netloc:
         kind = "remote" if parts.scheme in ("http", "https", "") else f"{parts.scheme}:"
         raise VideoSourceUnrenderableError(
-            f"media src {src!r} is a {kind} URL; only files inside the project folder are rendered (nothing is "
-            "fetched at render time). Copy the file into the project and reference it with a relative path"
+            f"media src {src!r} is a {kind} URL; only files inside the project folder are rendered (remote files "
+            "are fetched before rendering unless it is --offline). Copy the file into the project and reference it "
+            "with a relative path"
         )
     relative = unquote(parts.path)
     if not relative or relative.startswith(("/", "\\")):
@@ -170,7 +178,7 @@ class VideoFrames(BaseModel):
     """Folder of the frames, relative to the ``out_dir`` given to the extraction."""
     image_format: Literal["jpg", "png"]
     frame_count: int
-    fps: int
+    fps: FrameRate
     start: float
     end: float
     """Global seconds where the clip stops showing (exclusive): start + visible length."""
@@ -184,10 +192,10 @@ class VideoFrames(BaseModel):
         """Index (0-based) of the extracted frame shown at global time ``t``; None when the clip is not visible."""
         if self.frame_count == 0 or not self.start <= t < self.end:
             return None
-        position = (t - self.start) * self.fps + _LOOKUP_EPSILON
+        position = (t - self.start) * float(self.fps) + _LOOKUP_EPSILON
         if self.loop and self.loop_seconds:
             # Wrap in frame units so t = start + loop_seconds lands exactly on frame 0 again.
-            position %= self.loop_seconds * self.fps
+            position %= self.loop_seconds * float(self.fps)
         # Past the last extracted frame (a pass shorter than the window by rounding) the last frame holds.
         return min(math.floor(position), self.frame_count - 1)
 
@@ -207,7 +215,7 @@ class _Window(BaseModel):
     loop_seconds: float | None
 
 
-def _window(video: MediaElement, info: MediaInfo, fps: int, composition_duration: float, path: Path) -> _Window:
+def _window(video: MediaElement, info: MediaInfo, fps: Fraction, composition_duration: float, path: Path) -> _Window:
     rate = video.playback_rate
     remaining = None if info.duration is None else info.duration - video.media_start
     if remaining is not None and remaining <= 0:
@@ -228,7 +236,7 @@ def _window(video: MediaElement, info: MediaInfo, fps: int, composition_duration
         loop_seconds: float | None = remaining / rate
     else:
         source_seconds, loop_seconds = visible * rate, None
-    frame_limit = math.ceil(source_seconds / rate * fps - _LOOKUP_EPSILON)
+    frame_limit = math.ceil(source_seconds / rate * float(fps) - _LOOKUP_EPSILON)
     return _Window(
         end=video.start + visible, source_seconds=source_seconds, frame_limit=frame_limit, loop_seconds=loop_seconds
     )
@@ -241,7 +249,7 @@ def safe_directory_name(element_id: str) -> str:
 
 
 def _ffmpeg_extract_args(
-    path: Path, info: MediaInfo, video: MediaElement, window: _Window, fps: int, target: Path, ext: str
+    path: Path, info: MediaInfo, video: MediaElement, window: _Window, fps: Fraction, target: Path, ext: str
 ) -> list[str | Path]:
     args: list[str | Path] = []
     if info.has_alpha and info.codec in _FORCED_ALPHA_DECODERS:
@@ -249,7 +257,7 @@ def _ffmpeg_extract_args(
     # -ss/-t as input options: exact seek in source seconds, and decoding stops at the end of the window.
     args += ["-ss", f"{video.media_start:.6f}", "-t", f"{window.source_seconds:.6f}", "-i", path]
     # setpts before fps: rate-adjusted, zero-based timestamps, so the fps filter samples composition time.
-    filters = f"setpts=(PTS-STARTPTS)/{video.playback_rate:g},fps={fps}"
+    filters = f"setpts=(PTS-STARTPTS)/{video.playback_rate:g},fps={ffmpeg_rate(fps)}"
     args += ["-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filters, "-frames:v", str(window.frame_limit)]
     if ext == "png":
         args += ["-pix_fmt", "rgba", "-compression_level", "1"]
@@ -263,14 +271,15 @@ def _ffmpeg_extract_args(
 def extract_video_frames(
     video: MediaElement,
     project_dir: Path,
-    fps: int,
+    fps: Fraction,
     composition_duration: float,
     out_dir: Path,
     *,
     directory: str | None = None,
+    remote: RemoteAssets | None = None,
 ) -> VideoFrames:
     """Extract the frames ``video`` shows into ``out_dir/<directory>`` (atomically) and describe them."""
-    path = resolve_media_path(project_dir, video.src)
+    path = resolve_media_path(project_dir, video.src, remote)
     info = probe_media(path)
     if not info.has_video:
         raise VideoSourceUnrenderableError(
@@ -319,7 +328,9 @@ def extract_video_frames(
     )
 
 
-def extract_all_videos(composition: Composition, fps: int, duration: float, out_dir: Path) -> list[VideoFrames]:
+def extract_all_videos(
+    composition: Composition, fps: Fraction, duration: float, out_dir: Path, remote: RemoteAssets | None = None
+) -> list[VideoFrames]:
     """Extract every ``<video>`` of ``composition`` into its own folder of ``out_dir``, in document order."""
     taken: set[str] = set()
     results: list[VideoFrames] = []
@@ -329,5 +340,6 @@ def extract_all_videos(composition: Composition, fps: int, duration: float, out_
         while name in taken:  # two ids can map to one safe name ("a b" and "a_b")
             name, suffix = f"{base}-{suffix}", suffix + 1
         taken.add(name)
-        results.append(extract_video_frames(video, composition.project_dir, fps, duration, out_dir, directory=name))
+        project = composition.project_dir
+        results.append(extract_video_frames(video, project, fps, duration, out_dir, directory=name, remote=remote))
     return results

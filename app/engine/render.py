@@ -9,12 +9,12 @@ when complete (temporary name, then rename); temporary folders are removed in ``
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,9 @@ from app.engine.formats import (
     resolve_codec,
     resolve_crf,
 )
+from app.engine.frame_rate import FrameRate, frame_count
 from app.engine.output_path import OutputKind, check_output, mark_output_folder
+from app.engine.remote_assets import RemoteAssets, fetch_remote_assets
 from app.engine.server import ProjectServer
 from app.engine.variables import check_variables
 from app.errors import FramecastError
@@ -45,7 +47,9 @@ from app.errors import FramecastError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-DEFAULT_FPS = 30
+DEFAULT_FPS = Fraction(30)
+# What a caller may pass for fps: any spelling frame_rate accepts; checked in prepare (INVALID_CONFIG).
+FpsInput = int | float | str | Fraction
 
 
 class RenderOptions(BaseModel):
@@ -53,7 +57,7 @@ class RenderOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    fps: int | None = None
+    fps: FpsInput | None = None
     format: Format = "mp4"
     codec: Codec | None = None
     quality: Quality = "standard"
@@ -62,6 +66,7 @@ class RenderOptions(BaseModel):
     strict_variables: bool = False
     workers: int = Field(default=1, ge=1, le=16)
     capture_mode: CaptureMode = "beginframe"
+    offline: bool = False  # refuse remote media and block remote files instead of fetching them first
 
 
 class RenderResult(BaseModel):
@@ -69,7 +74,7 @@ class RenderResult(BaseModel):
 
     output: Path
     frames: int
-    fps: int
+    fps: FrameRate
     width: int
     height: int
     duration_seconds: float
@@ -91,7 +96,7 @@ class Prepared:
     composition: Composition
     spec: FormatSpec
     codec: Codec
-    fps: int
+    fps: Fraction
     crf: int | None
     quality: Quality
     warnings: tuple[str, ...]
@@ -115,7 +120,7 @@ def prepare(project_dir: Path, options: RenderOptions) -> Prepared:
     spec = format_spec(options.format)
     codec = resolve_codec(spec, options.codec)
     check_frame_size(codec, composition.width, composition.height)
-    fps = fps_or_error(resolve_fps(options.fps, composition.fps))
+    fps = resolve_fps(options.fps, composition.fps)
     crf = resolve_crf(codec, options.quality, options.crf)
     warnings = check_variables(options.variables, composition.variables_declaration, strict=options.strict_variables)
     for warning in warnings:
@@ -123,18 +128,11 @@ def prepare(project_dir: Path, options: RenderOptions) -> Prepared:
     return Prepared(composition, spec, codec, fps, crf, options.quality, tuple(warnings))
 
 
-def resolve_fps(requested: int | None, authored: int | None) -> int:
+def resolve_fps(requested: FpsInput | None, authored: Fraction | None) -> Fraction:
     """The option, else the root's data-fps, else 30; an explicit 0 stays 0 (and is refused), never 30."""
     if requested is not None:
-        return requested
+        return fps_or_error(requested)
     return authored if authored is not None else DEFAULT_FPS
-
-
-def frame_count(duration: float, fps: int) -> int:
-    """Frames for ``duration`` seconds: round when within 1e-3 of a whole frame, else ceil."""
-    exact = duration * fps
-    nearest = round(exact)
-    return int(nearest if abs(exact - nearest) <= 1e-3 else math.ceil(exact))
 
 
 @dataclass
@@ -153,9 +151,10 @@ def open_session(
     preferred_mode: CaptureMode = "beginframe",
     videos: Sequence[media.VideoFrames] = (),
     warmup_ticks: int = 30,
+    remote: RemoteAssets | None = None,
 ) -> CaptureSession:
     session = CaptureSession(
-        acquire_browser(preferred_mode), server, prepared.capture_settings(variables, warmup_ticks), videos
+        acquire_browser(preferred_mode), server, prepared.capture_settings(variables, warmup_ticks), videos, remote
     )
     try:
         session.open()
@@ -194,10 +193,12 @@ def render(
     kind: OutputKind = "folder" if prepared.spec.is_sequence else "file"
     out_path = check_output(Path(out_path), kind=kind, inputs=[project_dir], force=force)
     scratch.sweep_stale(beside=out_path)
+    # Before any browser or output file: a remote file that cannot be fetched fails the render here.
+    remote = None if options.offline else fetch_remote_assets(project_dir)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     work = scratch.make_temp_dir("render")
     try:
-        frames, capture_mode, has_audio = _render_into(prepared, options, work, out_path, progress)
+        frames, capture_mode, has_audio = _render_into(prepared, options, work, out_path, progress, remote)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return RenderResult(
@@ -206,7 +207,7 @@ def render(
         fps=prepared.fps,
         width=prepared.composition.width,
         height=prepared.composition.height,
-        duration_seconds=frames / prepared.fps,
+        duration_seconds=float(frames / prepared.fps),
         size_bytes=_size(out_path),
         wall_seconds=time.perf_counter() - started,
         capture_mode=capture_mode,
@@ -216,24 +217,30 @@ def render(
 
 
 def _render_into(
-    prepared: Prepared, options: RenderOptions, work: Path, out_path: Path, progress: Progress | None
+    prepared: Prepared,
+    options: RenderOptions,
+    work: Path,
+    out_path: Path,
+    progress: Progress | None,
+    remote: RemoteAssets | None,
 ) -> tuple[int, str, bool]:
     composition = prepared.composition
     frames_dir = work / "video-frames"
     with ProjectServer(composition.project_dir, frames_dir=frames_dir) as server:
-        session = open_session(prepared, server, options.variables, preferred_mode=options.capture_mode)
+        session = open_session(prepared, server, options.variables, preferred_mode=options.capture_mode, remote=remote)
         try:
             duration = composition.duration or session.page_duration()
             check_duration(duration, source="the composition's duration")
             total = frame_count(duration, prepared.fps)
-            session.videos = media.extract_all_videos(composition, prepared.fps, total / prepared.fps, frames_dir)
-            audio_job = _AudioJob(composition, total / prepared.fps, work / "audio.m4a")
+            seconds = float(total / prepared.fps)
+            session.videos = media.extract_all_videos(composition, prepared.fps, seconds, frames_dir, remote)
+            audio_job = _AudioJob(composition, seconds, work / "audio.m4a", remote)
             sink, finalize = _output_for(prepared, work, out_path)
             try:
                 capture_range(session, 0, total, sink, progress)
                 sink.finish()
                 has_audio = audio_job.result()
-                finalize(audio_job.path if has_audio else None, total / prepared.fps)
+                finalize(audio_job.path if has_audio else None, float(total / prepared.fps))
             except BaseException:
                 sink.abort()
                 audio_job.result(raise_errors=False)
@@ -246,16 +253,16 @@ def _render_into(
 class _AudioJob:
     """Mixes the audio in a thread while the frames are being captured."""
 
-    def __init__(self, composition: Composition, seconds: float, path: Path) -> None:
+    def __init__(self, composition: Composition, seconds: float, path: Path, remote: RemoteAssets | None) -> None:
         self.path = path
         self._mixed = False
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(composition, seconds), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(composition, seconds, remote), daemon=True)
         self._thread.start()
 
-    def _run(self, composition: Composition, seconds: float) -> None:
+    def _run(self, composition: Composition, seconds: float, remote: RemoteAssets | None) -> None:
         try:
-            self._mixed = audio.mix_audio(composition, seconds, self.path)
+            self._mixed = audio.mix_audio(composition, seconds, self.path, remote=remote)
         except BaseException as exc:  # re-raised on the caller's thread in result()
             self._error = exc
 

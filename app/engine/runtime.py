@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import re
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,11 @@ def script_file(name: str) -> Path:
     return JS_DIR / name
 
 
-def virtual_time_script(fps: int, variables: dict[str, Any] | None) -> str:
+def virtual_time_script(fps: Fraction, variables: dict[str, Any] | None) -> str:
     """The pre-page init script: virtual clocks, seeded randomness, render config and variables."""
-    config = {"fps": fps, "variables": variables, "epochMs": VIRTUAL_EPOCH_MS}
+    # The rate as numerator/denominator, so the page computes frame times exactly like the engine.
+    rate = {"num": fps.numerator, "den": fps.denominator}
+    config = {"fps": rate, "variables": variables, "epochMs": VIRTUAL_EPOCH_MS}
     # json.dumps output is a valid JS expression; escape '<' so no string can close a script tag.
     literal = json.dumps(config, sort_keys=True).replace("<", "\\u003c")
     return script_file("virtual_time.js").read_text().replace("__FRAMECAST_CONFIG__", literal, 1)

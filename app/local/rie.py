@@ -45,6 +45,7 @@ from app.distributed.layout import AUDIO_FILE
 from app.engine import scratch
 from app.engine.encoder import FRAME_NAME
 from app.engine.formats import format_spec
+from app.engine.frame_rate import FrameRate
 from app.engine.output_path import MARKER_NAME, OutputKind, check_output, mark_output_folder
 from app.engine.render import replace_dir
 from app.errors import (
@@ -84,7 +85,7 @@ class RieRenderResult(BaseModel):
     chunk_count: int
     total_frames: int
     frames_encoded: int
-    fps: int
+    fps: FrameRate
     width: int
     height: int
     format: str

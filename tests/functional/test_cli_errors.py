@@ -91,7 +91,7 @@ def test_unusable_project_exits_2_naming_the_problem_and_writes_nothing(
         (["--format", "avi"], {"FORMAT_NOT_SUPPORTED", "INVALID_CONFIG"}, ("'avi'", "mp4", "png-sequence")),
         (["--format", "webm", "--codec", "h264"], {"FORMAT_NOT_SUPPORTED"}, ("'h264'", "webm")),
         (["--quality", "ultra"], {"INVALID_CONFIG"}, ("'ultra'",)),
-        (["--fps", "31"], {"INVALID_CONFIG"}, ("31",)),
+        (["--fps", "121"], {"INVALID_CONFIG"}, ("121", "29.97")),
         (["--crf", "99"], {"INVALID_CONFIG"}, ("99", "0-51")),
         (["--variables", '{"nope": 1}', "--strict-variables"], {"VARIABLES_INVALID"}, ("'nope'",)),
     ],

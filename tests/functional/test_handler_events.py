@@ -240,7 +240,7 @@ def bad_events(s3: S3Sandbox, planned: dict[str, Any]) -> dict[str, tuple[str, d
         "malformed chunk prefix": ("INVALID_EVENT", {**chunk, "ChunkOutputS3Prefix": s3.uri("renders/r1/chunks")}),
         "malformed chunk uri": ("INVALID_EVENT", {**assemble, "ChunkS3Uris": ["s3:/nope", *chunk_uris[1:]]}),
         "malformed project uri": ("INVALID_EVENT", {**plan, "ProjectS3Uri": "projects/p.tar.gz"}),
-        "bad config": ("INVALID_CONFIG", {**plan, "Config": {"fps": 7}}),
+        "bad config": ("INVALID_CONFIG", {**plan, "Config": {"fps": 121}}),
         "project in another bucket": (
             "S3_URI_NOT_ALLOWED",
             {**plan, "ProjectS3Uri": s3.uri("p.tar.gz", s3.other_bucket)},

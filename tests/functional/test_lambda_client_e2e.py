@@ -248,7 +248,7 @@ def test_ctrl_c_while_waiting_leaves_the_render_running_and_says_how_to_follow_o
         (("render", str(TINY), "--backend", "lambda", "--stack", STACK, "--region", "eu-west-1"),
          "REGION_MISMATCH", "pass --region us-east-1"),
         (("render", str(TINY), "--backend", "lambda", "--stack", "nope"), "STACK_NOT_FOUND", "framecast lambda deploy"),
-        (("render", str(TINY), "--backend", "lambda", "--stack", STACK, "--fps", "7"), "INVALID_CONFIG", "fps"),
+        (("render", str(TINY), "--backend", "lambda", "--stack", STACK, "--fps", "121"), "INVALID_CONFIG", "fps"),
         (("render", str(TINY), "--backend", "lambda", "--stack", STACK, "--site-id", "s-" + "0" * 20),
          "SITE_NOT_FOUND", "sites ls"),
         (("lambda", "deploy", "--stack", "other", "--image-uri", IMAGE_URI.split("@")[0] + ":v1"),

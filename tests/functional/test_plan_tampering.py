@@ -211,7 +211,7 @@ def assert_no_plan_left(plan_dir: Path) -> None:
 
 def test_invalid_config_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidConfigError, match="fps"):
-        RenderConfig.parse({"fps": 31})
+        RenderConfig.parse({"fps": 121})
     with pytest.raises(InvalidConfigError, match=r"maxParallelChunks|max_parallel_chunks"):
         RenderConfig.parse({"maxParallelChunks": 0})
 

@@ -43,8 +43,8 @@ def data_fps_zero(project: Path) -> list[str]:
     return []
 
 
-def data_fps_ntsc(project: Path) -> list[str]:
-    _edit(project, 'data-fps="30"', 'data-fps="29.97"')
+def data_fps_between_ntsc_rates(project: Path) -> list[str]:
+    _edit(project, 'data-fps="30"', 'data-fps="29.5"')  # 29.97 is exact 30000/1001; 29.5 is nothing
     return []
 
 
@@ -57,9 +57,9 @@ def two_top_level_roots(project: Path) -> list[str]:
 Case = Callable[[Path], list[str]]
 CASES: dict[str, tuple[Case, str, str]] = {
     "odd size for h264": (odd_size, "FORMAT_NOT_SUPPORTED", "322x182"),
-    "--fps 0": (fps_option_zero, "INVALID_CONFIG", "fps 0"),
+    "--fps 0": (fps_option_zero, "INVALID_CONFIG", "fps '0'"),
     'data-fps="0"': (data_fps_zero, "COMPOSITION_INVALID", "data-fps='0'"),
-    'data-fps="29.97"': (data_fps_ntsc, "COMPOSITION_INVALID", "29.97"),
+    'data-fps="29.5"': (data_fps_between_ntsc_rates, "COMPOSITION_INVALID", "29.5"),
     "two top-level roots": (two_top_level_roots, "COMPOSITION_INVALID", "2 top-level composition roots"),
 }
 

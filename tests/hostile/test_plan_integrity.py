@@ -120,7 +120,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         "PLAN_INVALID",
     ),
     "fps-not-a-number": (_edit_meta(_set("fps", "fast")), "PLAN_INVALID"),
-    "fps-unsupported": (_edit_meta(_set("fps", 7)), "PLAN_INVALID"),
+    "fps-unsupported": (_edit_meta(_set("fps", 121)), "PLAN_INVALID"),
     "codec-of-another-format": (_edit_meta(_set("codec", "prores")), "PLAN_INVALID"),
     "unknown-field": (_edit_meta(_set("evil", True)), "PLAN_INVALID"),
     "meta-not-json": (_edit_meta(lambda m: "[[[[not json"), "PLAN_INVALID"),

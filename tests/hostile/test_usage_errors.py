@@ -26,7 +26,9 @@ ERROR_LINE = re.compile(r"^([A-Z][A-Z_]+): (.+)$")
 CASES: dict[str, tuple[list[str], str, str]] = {
     # id: (argv after the program name, expected code, a fragment the message must hold)
     "crf-not-a-number": (["render", "proj", "--crf", "abc"], "INVALID_INPUT", "--crf"),
-    "fps-not-a-number": (["render", "proj", "--fps", "abc"], "INVALID_INPUT", "--fps"),
+    "fps-not-a-number": (["render", "proj", "--fps", "abc"], "INVALID_CONFIG", "--fps"),
+    "fps-out-of-range": (["render", "proj", "--fps", "121"], "INVALID_CONFIG", "1-120, 23.976, 29.97, 59.94"),
+    "fps-not-ntsc": (["render-batch", "proj", "--batch", "b.jsonl", "--fps", "29.5"], "INVALID_CONFIG", "'29.5'"),
     "workers-zero": (["render", "proj", "--workers", "0"], "INVALID_INPUT", "--workers"),
     "chunks-zero": (["render", "proj", "--chunks", "0"], "INVALID_INPUT", "--chunks"),
     "unknown-option": (["render", "proj", "--bogus"], "INVALID_INPUT", "--bogus"),

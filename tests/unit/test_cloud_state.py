@@ -106,7 +106,7 @@ def test_execution_input_is_canonical_and_validates_the_config() -> None:
     assert one == two
     assert json.loads(one)["ProjectS3Uri"] == f"s3://prod-renderbucket-1/sites/{site}/project.tar.gz"
     with pytest.raises(InputError, match="fps"):
-        renders.execution_input(_state(), site_id=site, config={"fps": 7}, output_key="o", render_id="r")
+        renders.execution_input(_state(), site_id=site, config={"fps": 121}, output_key="o", render_id="r")
 
 
 def test_session_errors_say_how_to_fix_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

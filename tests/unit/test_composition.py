@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,22 @@ def test_page_without_a_composition_root_says_what_to_add(tmp_path: Path) -> Non
 def test_bad_root_attributes_are_composition_invalid(tmp_path: Path, attrs: str, fragment: str) -> None:
     with pytest.raises(CompositionInvalidError, match=fragment):
         read_composition(project(tmp_path, f"<html><body><div {attrs}></div></body></html>"))
+
+
+@pytest.mark.parametrize(
+    ("value", "rate"), [("29.97", Fraction(30000, 1001)), ("12", Fraction(12)), ("1", Fraction(1))]
+)
+def test_data_fps_is_read_as_an_exact_rate(tmp_path: Path, value: str, rate: Fraction) -> None:
+    html = f'<html><body><div data-composition-id="c" data-width="320" data-height="180" data-fps="{value}">'
+    assert read_composition(project(tmp_path, html + "</div></body></html>")).fps == rate
+
+
+@pytest.mark.parametrize("value", ["0", "121", "-1", "29.5", "abc", "NaN"])
+def test_a_bad_data_fps_is_composition_invalid_naming_the_accepted_values(tmp_path: Path, value: str) -> None:
+    html = f'<html><body><div data-composition-id="c" data-width="320" data-height="180" data-fps="{value}">'
+    with pytest.raises(CompositionInvalidError, match=r"29\.97") as caught:
+        read_composition(project(tmp_path, html + "</div></body></html>"))
+    assert value in caught.value.message
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "Infinity", "NaN", "90000", "soon"])

@@ -144,7 +144,7 @@ def test_an_unsupported_format_is_an_invalid_event() -> None:
 
 def test_a_bad_config_alone_is_invalid_config() -> None:
     event = sample("plan.json")
-    event["Config"] = {"fps": 29, "surprise": True}
+    event["Config"] = {"fps": 121, "surprise": True}
     with pytest.raises(InvalidConfigError) as caught:
         parse_event(event)
     assert "Config.fps" in caught.value.message and "Config.surprise" in caught.value.message

@@ -118,15 +118,16 @@ def test_prores_is_4444_with_alpha() -> None:
     assert args[args.index("-pix_fmt") + 1] == "yuva444p10le"
 
 
-@pytest.mark.parametrize("fps", [24, 25, 30, 50, 60])
-def test_supported_frame_rates_pass(fps: int) -> None:
+@pytest.mark.parametrize("fps", [1, 12, 24, 25, 29, 30, 31, 50, 60, 120])
+def test_whole_frame_rates_from_1_to_120_pass(fps: int) -> None:
     assert fps_or_error(fps) == fps
 
 
-@pytest.mark.parametrize("fps", [0, 1, 29, 31, 120])
-def test_other_frame_rates_are_invalid_config(fps: int) -> None:
-    with pytest.raises(InvalidConfigError, match=str(fps)):
+@pytest.mark.parametrize("fps", [0, 121, -1, 29.5, "abc", float("nan")])
+def test_other_frame_rates_are_invalid_config_naming_the_accepted_values(fps: object) -> None:
+    with pytest.raises(InvalidConfigError, match=r"1-120, 23\.976, 29\.97, 59\.94") as caught:
         fps_or_error(fps)
+    assert repr(fps) in caught.value.message
 
 
 def test_unknown_quality_is_invalid_config_listing_the_tiers() -> None:

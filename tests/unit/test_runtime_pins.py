@@ -26,13 +26,22 @@ def test_chrome_is_pinned_to_an_exact_debian_version() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+-\S+", _script_var("CHROME_VERSION"))
 
 
-def test_page_runtime_is_pinned_exactly_and_locked() -> None:
+def test_page_runtime_and_test_libraries_are_pinned_exactly_and_locked() -> None:
     js = ROOT / "app" / "engine" / "js"
-    declared = json.loads((js / "package.json").read_text())["dependencies"]
+    package = json.loads((js / "package.json").read_text())
     locked = json.loads((js / "package-lock.json").read_text())["packages"]
-    for name, version in declared.items():
+    for name, version in {**package["dependencies"], **package["devDependencies"]}.items():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} must be pinned exactly, not {version}"
         assert locked[f"node_modules/{name}"]["version"] == version
+
+
+def test_the_image_keeps_only_the_served_packages_not_the_test_libraries() -> None:
+    package = json.loads((ROOT / "app" / "engine" / "js" / "package.json").read_text())
+    match = re.search(r"^SERVED_NODE_PACKAGES=\(([^)]*)\)", SCRIPT, re.MULTILINE)
+    assert match, "SERVED_NODE_PACKAGES is not set in install-runtime.sh"
+    served = {name.strip('"') for name in match.group(1).split()}
+    assert served == set(package["dependencies"])
+    assert not served & set(package["devDependencies"])
 
 
 def test_installed_runtime_files_are_not_committed() -> None:

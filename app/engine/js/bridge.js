@@ -6,6 +6,10 @@
 //                     fonts), the compositions without a registered timeline, and why the page is
 //                     not idle yet (document loading, pending timers); all empty = ready
 //   showVideoFrames(frames)  lay extracted video frames over their hidden <video> elements
+//   prepareComposite() / resolveComposite()  drive @hyperframes/shader-transitions' page-side
+//                     compositor on a frame inside a shader transition: prepare (clone both scenes into
+//                     HTML-in-canvas staging canvases) resolves true when the engine must let Chrome paint
+//                     them, then resolve draws them through the shader onto the overlay canvas
 (function () {
   "use strict";
   var clock = window.__FRAMECAST_VIRTUAL_TIME__;
@@ -49,6 +53,10 @@
     else if (duration() <= 0) waiting.push("a duration above 0");
     pendingImages().forEach(function (src) { waiting.push("image " + src); });
     if (document.fonts && document.fonts.status !== "loaded") waiting.push("fonts");
+    // The compositor hooks window.__hf.seek from a 50 ms poll; a frame seeked before that shows no blend.
+    if (typeof window.__hf_page_composite_prepare === "function" && window.__hf.seek === seek) {
+      waiting.push("shader transition compositor");
+    }
     var busy = [];
     if (document.readyState !== "complete") busy.push("document " + document.readyState);
     var timers = clock.pageTime ? clock.pageTime.pendingTimers() : 0;
@@ -72,7 +80,26 @@
     if (!p) throw new Error("HyperFrames runtime player is not ready");
     p.renderSeek(t);
     clock.seekToTime(t * 1000);
+    // d3-timer sleeps on a real setTimeout when its next timer (a delayed transition) is more than 24 ms
+    // away, so a seek's rAF flush does not wake it: run its due timers at the seek time ourselves.
+    if (window.d3 && typeof window.d3.timerFlush === "function") window.d3.timerFlush();
     if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();
+  }
+
+  async function prepareComposite() {
+    if (!window.__hf_page_composite_pending || typeof window.__hf_page_composite_prepare !== "function") {
+      return false;
+    }
+    if ((await window.__hf_page_composite_prepare()) !== true) return false;
+    // The clones' images (video frame overlays too) must be decoded before the paint they are drawn from.
+    var images = Array.prototype.slice.call(document.querySelectorAll("canvas[layoutsubtree] img"));
+    await Promise.all(images.map(function (img) { return img.decode().catch(function () {}); }));
+    return true;
+  }
+
+  function resolveComposite() {
+    if (typeof window.__hf_page_composite_resolve !== "function") return false;
+    return window.__hf_page_composite_resolve() === true;
   }
 
   function overlayFor(video) {
@@ -131,5 +158,7 @@
     settle: settle,
     readiness: readiness,
     showVideoFrames: showVideoFrames,
+    prepareComposite: prepareComposite,
+    resolveComposite: resolveComposite,
   });
 })();

@@ -6,7 +6,8 @@
 //     SVG (SMIL) animation, then seeks each same-origin child frame the same way;
 //   - document.timeline.currentTime reads the virtual clock;
 //   - pending one-shot timers are counted, so readiness can tell a page that is still setting itself
-//     up (a timeline registered from a setTimeout) from one that has gone quiet.
+//     up (a timeline registered from a setTimeout) from one that has gone quiet;
+//   - window.__hfD3 (the runtime's d3 registry) reads empty, so readiness never waits for d3 transitions.
 // Animations are paused and given currentTime = (now - birth) * playbackRate, where birth is the
 // virtual time the animation was first seen: 0 for those present when the page became ready
 // (markBorn), the seek time for those a seek created (a transition started by a rAF callback).
@@ -45,6 +46,20 @@
     pendingTimers.delete(id);
     return realClearTimeout.call(window, id);
   };
+
+  // The runtime's d3 adapter only holds readiness until every transition registered on window.__hfD3
+  // has ended: with the clock frozen until the first seek, never. d3 follows the virtual clock without
+  // it (requestAnimationFrame, performance.now, and the bridge's d3.timerFlush on each seek), so the
+  // registry always reads empty: pages may still assign or push to it.
+  try {
+    Object.defineProperty(window, "__hfD3", {
+      get: function () { return []; },
+      set: function () {},
+      configurable: true,
+    });
+  } catch (error) {
+    // Already defined by something earlier in this frame: leave it.
+  }
 
   try {
     Object.defineProperty(document.timeline, "currentTime", { get: clock.now, configurable: true });

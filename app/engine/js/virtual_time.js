@@ -2,7 +2,9 @@
 // Freezes the page's clocks to the seek time so every frame depends only on its timestamp:
 // Date, performance.now and requestAnimationFrame follow the seek; Math.random and
 // crypto.getRandomValues are reseeded from the frame time. setTimeout stays native (the runtime
-// polls with it). The engine fills in the config object: {fps, variables, epochMs}.
+// polls with it). The engine fills in the config object: {fps: {num, den}, variables, epochMs}; the
+// rate is an exact fraction (29.97 is 30000/1001). Seek times come from the engine as index * den / num
+// (capture.py), never as a running sum of frame intervals, so nothing drifts over long renders.
 (function () {
   "use strict";
   var config = __FRAMECAST_CONFIG__;
@@ -12,7 +14,7 @@
   var rafNextId = 1;
   var seed = 0;
 
-  window.__HF_EXPORT_RENDER_SEEK_CONFIG = { fps: config.fps };
+  window.__HF_EXPORT_RENDER_SEEK_CONFIG = { fps: config.fps.num / config.fps.den };
   globalThis.__HF_RENDER_CAPTURE_MODE = true;
   if (config.variables !== null) {
     window.__hfVariables = config.variables;
@@ -87,4 +89,9 @@
     realCancelAnimationFrame: realCancelRaf,
     RealDate: RealDate,
   };
+  // @hyperframes/shader-transitions takes the HyperFrames name of this clock to mean "rendering" (seek-
+  // driven, no preview pre-capture), and the second flag to install its page-side WebGL compositor,
+  // which capture.py drives per frame (prepare, paint, resolve).
+  window.__HF_VIRTUAL_TIME__ = window.__FRAMECAST_VIRTUAL_TIME__;
+  window.__HF_PAGE_SIDE_COMPOSITING__ = true;
 })();
