@@ -26,10 +26,11 @@ lint:
 	$(PYTHON) -m mypy
 	cfn-lint infra/template.yaml
 
-bench: install  ## benchmarks print numbers and write BENCHMARKS.md (local renders, warm workers, Lambda model)
+bench: install  ## benchmarks print numbers and write BENCHMARKS.md (local renders, warm workers, Lambda model, timeline-free pages)
 	$(PYTHON) scripts/bench.py
 	$(PYTHON) scripts/bench_warm_lambda.py
 	$(PYTHON) scripts/bench_lambda_model.py
+	$(PYTHON) scripts/bench_timeline_free.py
 
 bench-peer: install  ## framecast vs the HyperFrames CLI, same compositions, same run (BENCHMARKS.md)
 	$(PYTHON) scripts/bench_peer.py
