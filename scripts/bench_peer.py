@@ -243,37 +243,52 @@ def bench(
 
 @dataclass(frozen=True)
 class Summary:
-    composition: str
-    renderer: str
-    walls: list[float]
-    frames: int
-    size_bytes: int
-    psnr_yuv: float
-    psnr_y: float
-    luma_offset: float
+    """One composition x renderer over its repeats: times averaged, quality the worst run's."""
+
+    runs: list[Run]
+
+    @property
+    def composition(self) -> str:
+        return self.runs[0].composition
+
+    @property
+    def renderer(self) -> str:
+        return self.runs[0].renderer
+
+    @property
+    def walls(self) -> list[float]:
+        return [r.wall_seconds for r in self.runs]
 
     @property
     def mean(self) -> float:
         return statistics.fmean(self.walls)
+
+    @property
+    def frames(self) -> int:
+        return self.runs[0].frames
+
+    @property
+    def size_bytes(self) -> int:
+        return round(statistics.fmean(r.size_bytes for r in self.runs))
+
+    @property
+    def psnr_yuv(self) -> float:
+        return min(r.psnr_yuv for r in self.runs)
+
+    @property
+    def psnr_y(self) -> float:
+        return min(r.psnr_y for r in self.runs)
+
+    @property
+    def luma_offset(self) -> float:
+        return statistics.fmean(r.luma_offset for r in self.runs)
 
 
 def summarize(runs: list[Run]) -> list[Summary]:
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in runs:
         groups.setdefault((run.composition, run.renderer), []).append(run)
-    return [
-        Summary(
-            composition=name,
-            renderer=label,
-            walls=[r.wall_seconds for r in group],
-            frames=group[0].frames,
-            size_bytes=round(statistics.fmean(r.size_bytes for r in group)),
-            psnr_yuv=min(r.psnr_yuv for r in group),
-            psnr_y=min(r.psnr_y for r in group),
-            luma_offset=statistics.fmean(r.luma_offset for r in group),
-        )
-        for (name, label), group in groups.items()
-    ]
+    return [Summary(group) for group in groups.values()]
 
 
 def report(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from app.cli.progress import console
+from app.cli.render_cmd import OFFLINE_HELP
 from app.engine.formats import format_spec
 from app.engine.output_path import check_output, mark_output_folder
 from app.engine.variables import parse_variables
@@ -21,9 +22,7 @@ def plan_cmd(
     config: Annotated[str | None, typer.Option(help="Render config as JSON (fps, format, chunkSize, ...).")] = None,
     variables: Annotated[str | None, typer.Option(help="JSON object of composition variables.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing folder that is not a plan.")] = False,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Fetch nothing: refuse remote media, block remote images/fonts/scripts.")
-    ] = False,
+    offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
 ) -> None:
     """Plan a distributed render: copy, probe, extract media, split into chunks, lock decisions."""
     from app.distributed import RenderConfig, plan

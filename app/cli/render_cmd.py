@@ -40,6 +40,7 @@ def cli_fps(value: str | None) -> int | str | None:
         raise InvalidConfigError(f"--fps: {exc.message}") from exc
 
 
+OFFLINE_HELP = "Fetch nothing: refuse remote media, block remote images/fonts/scripts."
 WORKERS_HELP = "Parallel capture processes: auto (from this machine's cores and the render's size) or 1-16."
 
 
@@ -88,9 +89,7 @@ def render(
     variables: Annotated[str | None, typer.Option(help="JSON object of composition variables.")] = None,
     variables_file: Annotated[Path | None, typer.Option(help="JSON file of composition variables.")] = None,
     strict_variables: Annotated[bool, typer.Option(help="Undeclared or mistyped variables are errors.")] = False,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Fetch nothing: refuse remote media, block remote images/fonts/scripts.")
-    ] = False,
+    offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
     workers: Annotated[int | None, typer.Option(parser=parse_workers, metavar="auto|N", help=WORKERS_HELP)] = "auto",  # type: ignore[assignment]
     chunks: Annotated[int | None, typer.Option(min=1, help="Render as plan → N chunks → assemble.")] = None,
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Frames per chunk (instead of --chunks).")] = None,
