@@ -79,7 +79,7 @@ def main() -> None:
         f"| single local render | {single.frames} frames in {single.wall_seconds:.1f} s ({single_fps:.1f} fps) |",
         f"| plan (10 s composition, 4 chunks) | {plan_s:.2f} s |",
         f"| cold chunk: Chrome launch + page boot | {launch_s + cold.boot_seconds:.2f} s |",
-        f"| warm chunk: page boot (browser kept) | {min(c.boot_seconds for c in warm):.2f} s |",
+        f"| warm chunk of the same plan: browser and page kept | {min(c.boot_seconds for c in warm):.2f} s |",
         f"| capture + encode per frame (one process) | {per_frame_s * 1000:.0f} ms |",
         f"| assemble ({planned.chunk_count} chunks, {assembled.frames} frames) | {assemble_s:.2f} s |",
         "",

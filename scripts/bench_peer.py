@@ -2,7 +2,7 @@
 """framecast vs the HyperFrames CLI (the peer), same compositions, same machine, same run.
 
 Installs the peer offline from the npm registry (scripts/_peer_cli.py, cached between runs), then
-renders examples/text-1080p and examples/showcase-1080p one after the other with `framecast render`
+renders examples/text-1080p, showcase-1080p and held-1080p one after the other with `framecast render`
 (defaults) and `hyperframes render` (`--workers 2` and its auto default), N times each, interleaved so
 drifting machine load hits every renderer alike. Each output is scored by PSNR against a lossless
 capture of the same frames by the same renderer (framecast: its engine's BeginFrame PNG of the opaque
@@ -45,7 +45,8 @@ from app.engine.render import RenderOptions, capture_range, prepare
 from app.engine.server import ProjectServer
 
 ROOT = Path(__file__).resolve().parent.parent
-COMPOSITIONS = ("text-1080p", "showcase-1080p")
+# held-1080p: four slides that each hold for 2 s; framecast captures a frame again only when its picture changed.
+COMPOSITIONS = ("text-1080p", "showcase-1080p", "held-1080p")
 RENDER_TIMEOUT_SECONDS = 600.0
 FONT_FILES = {
     w: Path("/usr/share/fonts/truetype/dejavu") / f for w, f in ((400, "DejaVuSans.ttf"), (700, "DejaVuSans-Bold.ttf"))

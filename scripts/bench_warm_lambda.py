@@ -5,7 +5,9 @@ Lambda reuses a container for later invocations and the engine keeps its browser
 so only the first chunk a container renders should pay for the browser launch. This script starts
 moto's S3 server, uploads tests/fixtures/tiny, plans it in a separate process (so this process starts
 cold), then calls ``app.aws.handler.dispatch`` here for chunk 0, chunk 0 again and chunk 1, and prints
-wall time, the handler's DurationMs and the chunk's boot_seconds (browser ready → first frame) for each.
+wall time, the handler's DurationMs, the chunk's boot_seconds (browser ready → first frame) and whether
+the page of the chunk before was reused (``app.engine.warm_page``) for each; "chunk 0 again" must have
+the bytes of the cold chunk 0.
 
 Usage: python scripts/bench_warm_lambda.py   (needs Chrome, ffmpeg and the page runtime installed)
 """
@@ -110,17 +112,17 @@ def _bench() -> None:
             "Config": {"fps": 30, "format": "mp4", "chunkSize": 15},
         }
     )
-    boots: list[float] = []
+    chunks: list[Any] = []  # each invocation's ChunkResult
     real = default_deps()
 
     def recording_render_chunk(*args: Any, **kwargs: Any) -> Any:
         result = real.render_chunk(*args, **kwargs)
-        boots.append(float(getattr(result, "boot_seconds", float("nan"))))
+        chunks.append(result)
         return result
 
     deps = dataclasses.replace(real, render_chunk=recording_render_chunk)
     print(f"plan {planned['PlanHash'][:12]}…: {planned['ChunkCount']} chunks of {planned['TotalFrames']} frames")
-    print(f"{'invocation':<22}{'wall s':>9}{'DurationMs':>12}{'boot s':>9}")
+    print(f"{'invocation':<22}{'wall s':>9}{'DurationMs':>12}{'boot s':>9}  page")
     for label, index in (("chunk 0 (cold)", 0), ("chunk 0 again (warm)", 0), ("chunk 1 (warm)", 1)):
         event = {
             "Action": "renderChunk",
@@ -133,7 +135,13 @@ def _bench() -> None:
         started = time.perf_counter()
         result = dispatch(event, deps)
         wall = time.perf_counter() - started
-        print(f"{label:<22}{wall:>9.3f}{result['DurationMs']:>12}{boots[-1]:>9.3f}")
+        chunk = chunks[-1]
+        page = "kept from the chunk before" if chunk.page_reused else "loaded"
+        print(f"{label:<22}{wall:>9.3f}{result['DurationMs']:>12}{chunk.boot_seconds:>9.3f}  {page}")
+    same = chunks[0].sha256 == chunks[1].sha256
+    print(f"chunk 0 on a kept page has the bytes of chunk 0 on a new one: {'yes' if same else 'NO'}")
+    if not same:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

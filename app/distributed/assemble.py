@@ -90,7 +90,7 @@ def assemble(
 
 
 def _check_output_frames(staged: Path, out_path: Path, expected: int) -> None:
-    probe = probe_video(staged, decode=False)  # every chunk was decoded already: counting packets is enough
+    probe = probe_video(staged, decode=False)  # a stream copy of checked chunks: counting packets is enough
     if probe.problem is not None or probe.frames != expected:
         raise OutputFrameCountError(
             f"the joined {out_path.name} holds {probe.frames} frame(s), not the plan's {expected}"

@@ -76,12 +76,14 @@ def _check_identity(found: ChunkIdentity | None, expected: ChunkIdentity, path: 
 
 
 def _verify_video(path: Path, expected: ChunkIdentity) -> None:
-    probe = probe_video(path)
+    # Counting packets is enough: our encoders write one packet per frame (no B-frames, no alt-refs), a
+    # cut file stops short, and decoding every frame again made assemble 1.7 ms a 1080p frame slower.
+    probe = probe_video(path, decode=False)
     if probe.problem is not None and probe.tag(TAG_KEY) is None:
         raise ChunkInvalidError(f"chunk {expected.index} ({path.name}) is not a video chunk: {probe.problem}")
     _check_identity(_from_tag(probe.tag(TAG_KEY)), expected, path)
     if probe.problem is not None or probe.frames != expected.frames:
-        detail = probe.problem or f"it decodes to {probe.frames} frame(s)"
+        detail = probe.problem or f"it holds {probe.frames} frame(s)"
         raise ChunkInvalidError(
             f"chunk {expected.index} ({path.name}) should hold {expected.frames} frames but {detail}; "
             f"render chunk {expected.index} again"

@@ -5,6 +5,10 @@ verified against the manifest, the index against the plan, and this worker's ffm
 against the versions the plan recorded. Same plan + index → byte-identical output, so a retried
 task overwrites its output with the same bytes. Every chunk carries its identity (plan hash, index,
 frame range; see chunk_identity), which assemble verifies before joining.
+
+A process that renders several chunks of one plan (a warm Lambda container, a pool worker) keeps the
+page between them when its frames depend on the seek time alone (``app.engine.warm_page``): the next
+chunk seeks instead of loading the composition again, with the same bytes as on a new page.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from app.distributed import layout
 from app.distributed.chunk_identity import IDENTITY_MEMBER, TAG_KEY, ChunkIdentity
 from app.distributed.manifest import chunk_role, read_manifest, sha256_file, verify_plan_files, write_atomic
+from app.engine import warm_page
 from app.engine.capture import CaptureSession
 from app.engine.chrome import acquire_browser
 from app.engine.encoder import FRAME_NAME, StreamingEncoder
@@ -43,10 +48,11 @@ class ChunkResult(BaseModel):
     frames: int
     start_frame: int
     end_frame: int
-    boot_seconds: float
+    boot_seconds: float  # a new page: load to ready and warmed up; a kept page (page_reused): taking it over
     capture_seconds: float
     encode_seconds: float
     duration_ms: int
+    page_reused: bool = False  # the page of an earlier chunk of this plan, kept by this process
 
 
 def chunk_extension(fmt: str) -> str:
@@ -85,21 +91,22 @@ def render_chunk(plan_dir: Path, index: int, out_path: Path, *, plan_hash: str |
     _check_versions(meta)
     start, end = meta.chunks[index]
     identity = ChunkIdentity(plan_hash=manifest.plan_hash, index=index, start_frame=start, end_frame=end)
-    settings = meta.capture_settings()
     spec = format_spec(meta.format)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    browser = acquire_browser(meta.capture_mode)
-    with ProjectServer(plan_dir / layout.PROJECT_DIR, frames_dir=plan_dir / layout.FRAMES_DIR) as server:
-        remote = RemoteAssets.load(plan_dir / layout.REMOTE_DIR)  # fetched at plan time: workers never fetch
-        session = CaptureSession(browser, server, settings, meta.videos, remote)
-        try:
-            session.open()
-            if spec.is_sequence:
-                capture_seconds, encode_seconds = _png_chunk(session, identity, out_path)
-            else:
-                capture_seconds, encode_seconds = _video_chunk(session, meta, identity, out_path)
-        finally:
-            session.close()
+    remote = RemoteAssets.load(plan_dir / layout.REMOTE_DIR)  # fetched at plan time: workers never fetch
+    booted = time.perf_counter()
+    page, page_reused = _open_page(plan_dir, manifest.plan_hash, meta, remote)
+    boot_seconds = time.perf_counter() - booted if page_reused else page.session.boot_seconds
+    try:
+        session = page.session
+        if spec.is_sequence:
+            capture_seconds, encode_seconds = _png_chunk(session, identity, out_path)
+        else:
+            capture_seconds, encode_seconds = _video_chunk(session, meta, identity, out_path)
+    except BaseException:
+        page.close()
+        raise
+    warm_page.keep(page)
     return ChunkResult(
         index=index,
         output=out_path,
@@ -107,11 +114,33 @@ def render_chunk(plan_dir: Path, index: int, out_path: Path, *, plan_hash: str |
         frames=end - start,
         start_frame=start,
         end_frame=end,
-        boot_seconds=round(session.boot_seconds, 3),
+        boot_seconds=round(boot_seconds, 3),
+        page_reused=page_reused,
         capture_seconds=round(capture_seconds, 3),
         encode_seconds=round(encode_seconds, 3),
         duration_ms=round((time.perf_counter() - started) * 1000),
     )
+
+
+def _open_page(
+    plan_dir: Path, plan_hash: str, meta: layout.PlanMeta, remote: RemoteAssets
+) -> tuple[warm_page.WarmPage, bool]:
+    """The page this process kept from a chunk of the same plan (True), else the composition loaded anew."""
+    browser = acquire_browser(meta.capture_mode)
+    project_dir, frames_dir = plan_dir / layout.PROJECT_DIR, plan_dir / layout.FRAMES_DIR
+    kept = warm_page.take(plan_hash, browser, project_dir, frames_dir)
+    if kept is not None:
+        kept.session.remote = remote
+        return kept, True
+    server = ProjectServer(project_dir, frames_dir=frames_dir).__enter__()
+    session = CaptureSession(browser, server, meta.capture_settings(), meta.videos, remote)
+    page = warm_page.WarmPage(plan_hash, session, server)
+    try:
+        session.open()
+    except BaseException:
+        page.close()
+        raise
+    return page, False
 
 
 def _video_chunk(

@@ -102,6 +102,7 @@ class CaptureSession:
     boot_seconds: float = 0.0
     ready_seconds: float = 0.0  # from the load event to readiness: what waiting for the page costs
     warnings: list[str] = field(default_factory=list)
+    timeline_driven: bool = False  # it registered a timeline: each frame depends on the seek time alone
     _loading: dict[Request, str] = field(default_factory=dict)
     _failed_scripts: list[str] = field(default_factory=list)
     _ticks: float = 0.0
@@ -181,6 +182,14 @@ class CaptureSession:
         self._last_frame = data
         return data
 
+    def is_open(self) -> bool:
+        return self.page is not None and not self.page.page.is_closed()
+
+    @property
+    def reusable(self) -> bool:
+        """Whether another range of frames may be captured on this page with the same result as on a new one."""
+        return self.is_open() and self.timeline_driven and not self.page_errors
+
     def close(self) -> None:
         if self.page is not None:
             self.page.close()
@@ -227,10 +236,13 @@ class CaptureSession:
                 )
                 verdict = wait.observe(state, time.monotonic())
                 if verdict.outcome in ("ready", "timeline-free"):
+                    self.timeline_driven = verdict.outcome == "ready" and bool(
+                        self.page.page.evaluate("() => window.__hf.timelineDriven()")
+                    )
                     if verdict.message:
                         log.warning(verdict.message)
                         self.warnings.append(verdict.message)
-                    self.page.page.evaluate("() => window.__hf.settle()")
+                    self.page.page.evaluate("(frames) => window.__hf.settle(frames)", self._first_video_frames())
                     return
                 if verdict.outcome == "script-failed":
                     raise PageError(verdict.message + self._errors())
@@ -239,6 +251,13 @@ class CaptureSession:
                 if self.page.mode == "beginframe":
                     self._tick(None)  # the page's rendering only advances on BeginFrames
             time.sleep(READY_POLL_SECONDS)
+
+    def _first_video_frames(self) -> dict[str, str]:
+        return {
+            video.element_id: self.server.frame_url(f"{video.directory}/{video.frame_name(0)}")
+            for video in self.videos
+            if video.frame_count > 0
+        }
 
     def _video_frame_urls(self, t: float) -> dict[str, str | None] | None:
         if not self.videos:

@@ -129,10 +129,10 @@ def video_codec_args(
     raise FormatNotSupportedError(f"codec {codec!r} is not a video codec")
 
 
-RGB_709_CHAIN: Final = (
-    "scale=in_color_matrix=bt601:in_range=pc:flags=neighbor+accurate_rnd,format=gbrp,"
-    "scale=out_color_matrix=bt709:out_range=tv:flags=neighbor"
-)
+# zimg (zscale) converts in floating point through RGB; point resampling keeps each JPEG chroma sample
+# as it is (no blur across blocks). swscale's accurate_rnd path gave the same pixels for 7 ms more CPU
+# a 1080p frame, a quarter of the encoder's time (BENCHMARKS.md, "profile").
+RGB_709_CHAIN: Final = "zscale=matrixin=470bg:rangein=full:matrix=709:range=limited:filter=point"
 
 
 def _x26x_args(codec: Codec, quality: Quality, crf: int | None, segment_frames: int | None) -> list[str]:
@@ -140,7 +140,7 @@ def _x26x_args(codec: Codec, quality: Quality, crf: int | None, segment_frames: 
     # Chrome's JPEGs are full-range BT.601; convert to limited-range BT.709 (tagged, so players agree)
     # through RGB. A direct YUV-to-YUV scale folds JPEG chroma error into luma: backgrounds came out up to
     # 3 levels dark and a test frame scored 39 dB against the page's lossless capture, 45 dB this way
-    # (the JPEG itself: 46.7 dB), for about 2 ms more CPU per 1080p frame.
+    # (the JPEG itself: 46.7 dB).
     color = ["-vf", RGB_709_CHAIN, "-pix_fmt", "yuv420p"]
     color += ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
     if codec == "h264":

@@ -51,12 +51,16 @@ class ProjectServer:
     """A threaded HTTP server on 127.0.0.1 for one project; use as a context manager."""
 
     def __init__(self, project_dir: Path, entry: str = "index.html", frames_dir: Path | None = None) -> None:
-        self.project_dir = project_dir.resolve()
         self.entry = entry
-        self.frames_dir = frames_dir.resolve() if frames_dir else None
+        self.serve_from(project_dir, frames_dir)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="framecast-server", daemon=True)
+
+    def serve_from(self, project_dir: Path, frames_dir: Path | None = None) -> None:
+        """Serve these folders from now on, at the same origin (a kept page's URLs stay valid)."""
+        self.project_dir = project_dir.resolve()
+        self.frames_dir = frames_dir.resolve() if frames_dir else None
 
     @property
     def origin(self) -> str:

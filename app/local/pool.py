@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.distributed import AssembleResult, ChunkResult, PlanResult, RenderConfig, assemble, plan, render_chunk
 from app.distributed.render_chunk import chunk_extension
-from app.engine import scratch
+from app.engine import scratch, warm_page
 from app.engine.formats import format_spec
 from app.engine.output_path import check_output, mark_output_folder
 
@@ -98,6 +98,7 @@ def render_chunked(
             wall_seconds=time.perf_counter() - started,
         )
     finally:
+        warm_page.discard()  # a page kept by chunks rendered in this process: its plan is about to go
         shutil.rmtree(work, ignore_errors=True)
 
 

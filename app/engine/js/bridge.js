@@ -5,6 +5,9 @@
 //   readiness()       {waiting, timelines, busy}: what the engine still waits for (runtime, images,
 //                     fonts), the compositions without a registered timeline, and why the page is
 //                     not idle yet (document loading, pending timers); all empty = ready
+//   settle(firstFrames)  once ready: size each <video> from its first extracted frame (as its metadata
+//                     would), decode images, let fonts finish, mark running animations as born at 0
+//   timelineDriven()  true when every composition registered a timeline (none is timeline-free)
 //   showVideoFrames(frames)  lay extracted video frames over their hidden <video> elements
 //   prepareComposite() / resolveComposite()  drive @hyperframes/shader-transitions' page-side
 //                     compositor on a frame inside a shader transition: prepare (clone both scenes into
@@ -64,7 +67,41 @@
     return { waiting: waiting, timelines: pendingTimelines(), busy: busy };
   }
 
-  async function settle() {
+  // Until its metadata loads (when Chrome gets to it), a <video> is laid out at 300x150: give each one
+  // the size its first extracted frame has, as attributes the author left out, before any frame.
+  function pinVideoSize(video, url) {
+    var probe = new Image();
+    probe.src = url;
+    return probe.decode().then(function () {
+      var w = probe.naturalWidth, h = probe.naturalHeight;
+      var width = video.getAttribute("width"), height = video.getAttribute("height");
+      if (width === null && height === null) {
+        video.setAttribute("width", w);
+        video.setAttribute("height", h);
+      } else if (height === null && Number(width) > 0) {
+        video.setAttribute("height", Math.round(Number(width) * h / w));
+      } else if (width === null && Number(height) > 0) {
+        video.setAttribute("width", Math.round(Number(height) * w / h));
+      }
+    }).catch(function () {});
+  }
+
+  // Every composition drives its picture from a registered timeline (none opted out with
+  // data-no-timeline): a frame then depends on the seek time alone, whatever was shown before.
+  function timelineDriven() {
+    var timelines = window.__timelines || {};
+    var roots = document.querySelectorAll("[data-composition-id]");
+    return roots.length > 0 && Array.prototype.every.call(roots, function (el) {
+      return !el.hasAttribute("data-no-timeline") && Boolean(timelines[el.getAttribute("data-composition-id")]);
+    });
+  }
+
+  // firstFrames: {videoElementId: url of its first extracted frame}
+  async function settle(firstFrames) {
+    await Promise.all(Object.keys(firstFrames || {}).map(function (id) {
+      var video = document.getElementById(id);
+      return video && video.tagName === "VIDEO" ? pinVideoSize(video, firstFrames[id]) : null;
+    }));
     var images = Array.prototype.slice.call(document.images).filter(function (img) {
       return img.complete && img.naturalWidth > 0;
     });
@@ -156,6 +193,7 @@
   window.__hf = Object.assign(hf, {
     seek: seek,
     settle: settle,
+    timelineDriven: timelineDriven,
     readiness: readiness,
     showVideoFrames: showVideoFrames,
     prepareComposite: prepareComposite,
