@@ -45,7 +45,7 @@ from app.engine.render import RenderOptions, capture_range, prepare
 from app.engine.server import ProjectServer
 
 ROOT = Path(__file__).resolve().parent.parent
-# held-1080p: four slides that each hold for 2 s; framecast captures a frame again only when its picture changed.
+# held-1080p: four slides that each hold for 2 s, so four frames in five repeat the one before.
 COMPOSITIONS = ("text-1080p", "showcase-1080p", "held-1080p")
 RENDER_TIMEOUT_SECONDS = 600.0
 FONT_FILES = {

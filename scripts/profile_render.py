@@ -184,7 +184,7 @@ def beginframe_split(session: CaptureSession, total: int) -> Split:
     for n in range(SPLIT_FRAMES):
         index = (n * 7) % total
         started = time.perf_counter()
-        page.evaluate("async (t) => { await window.__hf.seek(t); }", index / s.fps)
+        page.evaluate("async (t) => { await window.__hf.seek(t); }", float(index / s.fps))
         times["seek"].append(time.perf_counter() - started)
         session._ticks += session.interval_ms  # strictly increasing frame times, as the capture loop keeps them
         params: dict[str, Any] = {"frameTimeTicks": session._ticks, "interval": session.interval_ms}

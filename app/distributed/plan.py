@@ -41,8 +41,6 @@ from app.errors import CompositionInvalidError
 
 log = logging.getLogger(__name__)
 
-WARMUP_TICKS = 30
-
 
 class PlanResult(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -153,7 +151,7 @@ def _plan_into(
     videos = media.extract_all_videos(prepared.composition, prepared.fps, seconds, staging / layout.FRAMES_DIR, remote)
     has_audio = audio.mix_audio(prepared.composition, seconds, staging / layout.AUDIO_FILE, remote=remote)
     browser = acquire_browser("beginframe")
-    settings = prepared.capture_settings(config.variables, WARMUP_TICKS)
+    settings = prepared.capture_settings(config.variables)
     meta = layout.PlanMeta(
         config=config,
         composition_id=prepared.composition.composition_id,
@@ -167,7 +165,7 @@ def _plan_into(
         capture_image=settings.image,
         jpeg_quality=settings.jpeg_quality,
         capture_mode=browser.mode,
-        warmup_ticks=WARMUP_TICKS,
+        warmup_ticks=settings.warmup_ticks,
         transparent=settings.transparent,
         variables=config.variables,
         duration_seconds=duration,

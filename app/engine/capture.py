@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READY_POLL_SECONDS = 0.02
+# BeginFrames without a screenshot between readiness and the first frame: they let Chrome finish its
+# first layout, paint and compositing passes (each costs a raster, up to 10 ms at 1080p).
+WARMUP_TICKS = 10
 _TRANSPARENT_CSS = "html,body,[data-composition-id]{background:transparent!important}"
 FRAME_TIMEOUT_ENV = "FRAMECAST_FRAME_TIMEOUT_SECONDS"
 # Software GL takes well under a second for a 1080p frame; a first frame may decode images and fonts.
@@ -67,7 +70,7 @@ class CaptureSettings:
     jpeg_quality: int
     transparent: bool
     variables: dict[str, Any] | None
-    warmup_ticks: int = 30
+    warmup_ticks: int = WARMUP_TICKS
     ready_timeout_seconds: float = 45.0
     navigation_timeout_seconds: float = 60.0
     frame_timeout_seconds: float | None = None  # None: FRAMECAST_FRAME_TIMEOUT_SECONDS, else by size
@@ -102,7 +105,7 @@ class CaptureSession:
     boot_seconds: float = 0.0
     ready_seconds: float = 0.0  # from the load event to readiness: what waiting for the page costs
     warnings: list[str] = field(default_factory=list)
-    timeline_driven: bool = False  # it registered a timeline: each frame depends on the seek time alone
+    timeline_driven: bool = False  # every composition registered a timeline: a frame depends on its time alone
     _loading: dict[Request, str] = field(default_factory=dict)
     _failed_scripts: list[str] = field(default_factory=list)
     _ticks: float = 0.0
@@ -173,7 +176,7 @@ class CaptureSession:
             ) from exc
         if self.page.mode == "beginframe":
             data = self._tick(self.settings.image)
-            if data is None:  # no damage: the picture did not change since the last frame
+            if data is None:  # Chrome skips the screenshot of a frame without damage: the picture is unchanged
                 data = self._last_frame or self._tick(self.settings.image)
         else:
             data = self._screenshot()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-TIMELINE_GRACE_SECONDS = 0.5
+TIMELINE_GRACE_SECONDS = 0.3
 # After a script failed, one more moment for a page that does not need it (the runtime's own set-up).
 FAILED_SCRIPT_GRACE_SECONDS = 0.25
 IDLE_STALL_SECONDS = 5.0

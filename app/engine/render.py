@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.engine import audio, media, mux, scratch
-from app.engine.capture import CaptureSession, CaptureSettings
+from app.engine.capture import WARMUP_TICKS, CaptureSession, CaptureSettings
 from app.engine.chrome import CaptureMode, acquire_browser
 from app.engine.composition import Composition, check_duration, read_composition
 from app.engine.encoder import FrameSink, PngFolderSink, StreamingEncoder
@@ -101,7 +101,7 @@ class Prepared:
     quality: Quality
     warnings: tuple[str, ...]
 
-    def capture_settings(self, variables: dict[str, Any] | None, warmup_ticks: int = 30) -> CaptureSettings:
+    def capture_settings(self, variables: dict[str, Any] | None, warmup_ticks: int = WARMUP_TICKS) -> CaptureSettings:
         return CaptureSettings(
             fps=self.fps,
             width=self.composition.width,
@@ -150,7 +150,7 @@ def open_session(
     *,
     preferred_mode: CaptureMode = "beginframe",
     videos: Sequence[media.VideoFrames] = (),
-    warmup_ticks: int = 30,
+    warmup_ticks: int = WARMUP_TICKS,
     remote: RemoteAssets | None = None,
 ) -> CaptureSession:
     session = CaptureSession(
