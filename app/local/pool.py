@@ -1,7 +1,9 @@
-"""The process-pool backend: plan → chunks in worker processes → assemble, all on this machine.
+"""The process-pool backend: plan → chunks in this process and worker processes → assemble, on this machine.
 
-Each worker process keeps its own warm browser across the chunks it renders, exactly like a reused
-Lambda container. Temporary plan and chunk folders are removed in ``finally``.
+This process renders chunks too, with the browser plan launched; ``workers - 1`` worker processes
+take the others, whichever is free first. Each keeps its warm browser (and page, see
+``app.engine.warm_page``) across the chunks it renders, exactly like a reused Lambda container.
+Temporary plan and chunk folders are removed in ``finally``.
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,6 +29,7 @@ from app.engine.formats import format_spec
 from app.engine.output_path import check_output, mark_output_folder
 
 Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
 
 
 class ChunkedRenderResult(BaseModel):
@@ -105,39 +112,143 @@ def render_chunked(
 def _render_all(
     plan_dir: Path, planned: PlanResult, paths: list[Path], workers: int, progress: Progress | None
 ) -> list[ChunkResult]:
+    """Render every chunk: here, where plan left a warm browser, and in ``workers - 1`` other processes.
+
+    Whichever process is free takes the next chunk. This one starts at once; the others first start
+    Python and Chrome (about 2 CPU-seconds each, which a worker of its own here would cost too).
+    """
     for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)
-    if workers == 1:
-        results = []
-        for index, path in enumerate(paths):
-            results.append(render_chunk(plan_dir, index, path, plan_hash=planned.plan_hash))
-            if progress:
-                progress("chunks", index + 1, len(paths))
-        return results
-    # spawn, not fork: the parent may already hold a Playwright driver and its threads.
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+    def render_here(index: int) -> ChunkResult:
+        return render_chunk(plan_dir, index, paths[index], plan_hash=planned.plan_hash)
+
+    if workers == 1 or len(paths) == 1:
+        return schedule_chunks(len(paths), render_here, None, progress)
+    # spawn, not fork: this process already holds a Playwright driver and its threads.
+    pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = {
-            pool.submit(render_chunk, plan_dir, index, path, plan_hash=planned.plan_hash): index
-            for index, path in enumerate(paths)
-        }
-        done_count = 0
-        pending = set(futures)
-        by_index: dict[int, ChunkResult] = {}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in done:
-                by_index[futures[future]] = future.result()  # re-raises the worker's typed error
-                done_count += 1
-                if progress:
-                    progress("chunks", done_count, len(paths))
-        return [by_index[i] for i in range(len(paths))]
+        submit = partial(_submit_chunk, pool, plan_dir, paths, planned.plan_hash)
+        return schedule_chunks(len(paths), render_here, Workers(submit, workers - 1), progress)
     except BaseException:
         _stop_workers(pool)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _submit_chunk(
+    pool: ProcessPoolExecutor, plan_dir: Path, paths: list[Path], plan_hash: str, index: int
+) -> Future[ChunkResult]:
+    return pool.submit(render_chunk, plan_dir, index, paths[index], plan_hash=plan_hash)
+
+
+@dataclass(frozen=True)
+class Workers(Generic[T]):
+    """Other processes: ``submit(index)`` starts a chunk in one of them; ``slots`` of them run at once."""
+
+    submit: Callable[[int], Future[T]]
+    slots: int
+
+
+def schedule_chunks(
+    count: int, render_here: Callable[[int], T], workers: Workers[T] | None, progress: Progress | None
+) -> list[T]:
+    """Chunks 0..count-1, each rendered once, here or by a worker, whichever is free first; results in order.
+
+    This process takes chunk 0 before any worker can. A worker's failure stops this process after the
+    chunk it is rendering and is raised; a failure here stops the feeding of workers and is raised.
+    """
+    chunks = _ChunkQueue(count)
+    results = _Results[T](count, progress)
+    index = chunks.take()
+    feeder = _Feeder(workers, chunks, results) if workers is not None else None
+    if feeder is not None:
+        feeder.start()
+    try:
+        while index is not None:
+            results.add(index, render_here(index))
+            if feeder is not None:
+                feeder.raise_failure()
+            index = chunks.take()
+        if feeder is not None:
+            feeder.finish()
+    except BaseException:
+        if feeder is not None:
+            feeder.stop()
+        raise
+    return results.in_order()
+
+
+class _ChunkQueue:
+    """Chunk indices in order, taken by whichever process is free first."""
+
+    def __init__(self, count: int) -> None:
+        self._next = 0
+        self._count = count
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._next >= self._count:
+                return None
+            self._next += 1
+            return self._next - 1
+
+
+class _Results(Generic[T]):
+    """Chunk results from every process, with progress reported as each one lands."""
+
+    def __init__(self, count: int, progress: Progress | None) -> None:
+        self._count = count
+        self._progress = progress
+        self._by_index: dict[int, T] = {}
+        self._lock = threading.Lock()
+
+    def add(self, index: int, result: T) -> None:
+        with self._lock:
+            self._by_index[index] = result
+            if self._progress:
+                self._progress("chunks", len(self._by_index), self._count)
+
+    def in_order(self) -> list[T]:
+        return [self._by_index[i] for i in range(self._count)]
+
+
+class _Feeder(threading.Thread, Generic[T]):
+    """Keeps every worker busy with the next chunk; the first failure stops the feeding."""
+
+    def __init__(self, workers: Workers[T], chunks: _ChunkQueue, results: _Results[T]) -> None:
+        super().__init__(name="framecast-chunk-feeder", daemon=True)
+        self._workers, self._chunks, self._results = workers, chunks, results
+        self._stopped = threading.Event()
+        self._failure: BaseException | None = None
+
+    def run(self) -> None:
+        running: dict[Future[T], int] = {}
+        try:
+            while not self._stopped.is_set():
+                while len(running) < self._workers.slots and (index := self._chunks.take()) is not None:
+                    running[self._workers.submit(index)] = index
+                if not running:
+                    return
+                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._results.add(running.pop(future), future.result())  # re-raises the worker's typed error
+        except BaseException as exc:
+            self._failure = exc
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def finish(self) -> None:
+        """Wait for the chunks in the pool; raise the first failure."""
+        self.join()
+        self.raise_failure()
+
+    def stop(self) -> None:
+        self._stopped.set()
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
