@@ -40,6 +40,7 @@ from typing import Any
 from _proc_cpu import CpuSample, CpuUse, SampledRun, cpu_between, run_sampled
 from bench_report import write_section  # a sibling script (scripts/ is on sys.path when run)
 
+from app.cli.render_cmd import workers_for
 from app.engine import capture as capture_module
 from app.engine.capture import CaptureSession
 from app.engine.encoder import StreamingEncoder
@@ -48,7 +49,6 @@ from app.engine.formats import JPEG_QUALITY
 from app.engine.frame_rate import frame_count
 from app.engine.render import RenderOptions, capture_range, open_session, prepare
 from app.engine.server import ProjectServer
-from app.local.pool import auto_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "examples" / "text-1080p"
@@ -393,11 +393,7 @@ class DefaultRender:
 
 def default_render(work: Path) -> DefaultRender:
     """``framecast render`` of the profiled composition with every default, sampled from outside."""
-    prepared = prepare(PROJECT, RenderOptions())
-    workers = auto_workers(
-        frame_count(prepared.composition.duration or 0, prepared.fps), prepared.composition.width,
-        prepared.composition.height,
-    )  # fmt: skip
+    workers = workers_for(PROJECT, None)  # what the command below decides for --workers auto
     framecast = str(Path(sys.executable).with_name("framecast"))
     run = run_sampled([framecast, "render", str(PROJECT), "-o", str(work / "default.mp4")])
     if run.returncode != 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import shutil
 import threading
 import time
@@ -184,16 +185,15 @@ class _ChunkQueue:
     """Chunk indices in order, taken by whichever process is free first."""
 
     def __init__(self, count: int) -> None:
-        self._next = 0
-        self._count = count
-        self._lock = threading.Lock()
+        self._indices: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for index in range(count):
+            self._indices.put(index)
 
     def take(self) -> int | None:
-        with self._lock:
-            if self._next >= self._count:
-                return None
-            self._next += 1
-            return self._next - 1
+        try:
+            return self._indices.get_nowait()
+        except queue.Empty:
+            return None
 
 
 class _Results(Generic[T]):
