@@ -15,6 +15,7 @@ visible all at once, so readers never see a partial object.
 from __future__ import annotations
 
 import contextlib
+import functools
 import mimetypes
 import os
 import shutil
@@ -24,10 +25,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
-from boto3.exceptions import Boto3Error
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.aws.archive import pack_project
@@ -36,13 +33,11 @@ from app.distributed.manifest import MANIFEST_NAME, PlanManifest, manifest_bytes
 from app.errors import FramecastError, MissingPlanArtifactError, StorageError
 
 if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
     from mypy_boto3_s3 import S3Client
 
 MissingError = Callable[[str], FramecastError]
 MIB = 1024**2
-# Large parts keep ETags plain MD5s for typical chunk sizes and cut request counts for big outputs.
-_TRANSFER = TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=64 * MIB)
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=120)
 _NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 _COPY_BLOCK = 1 << 20
 
@@ -54,6 +49,8 @@ def _error_code(exc: ClientError) -> str:
 @contextlib.contextmanager
 def _s3_errors(operation: str, uri: S3Uri, missing: MissingError | None = None) -> Iterator[None]:
     """Translate boto3/botocore exceptions raised inside the block (the one place that does)."""
+    from boto3.exceptions import Boto3Error  # imported here, not at load: see ``_new_client``
+
     try:
         yield
     except ClientError as exc:
@@ -69,6 +66,24 @@ def _s3_errors(operation: str, uri: S3Uri, missing: MissingError | None = None) 
         raise StorageError(
             f"S3 {operation} of {uri} failed: {exc}; check the endpoint, credentials and network"
         ) from exc
+
+
+# boto3 costs about 0.3 s to import: paid by the first S3 call, not by every process that imports this
+# module (the CLI's local renders and their chunk workers never touch S3).
+def _new_client() -> S3Client:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=120)
+    return boto3.session.Session().client("s3", config=config)
+
+
+@functools.cache
+def _transfer_config() -> TransferConfig:
+    from boto3.s3.transfer import TransferConfig
+
+    # Large parts keep ETags plain MD5s for typical chunk sizes and cut request counts for big outputs.
+    return TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=64 * MIB)
 
 
 def _missing_object(uri: str) -> FramecastError:
@@ -88,7 +103,7 @@ class S3Transport:
             with self._lock:
                 if self._client is None:
                     # A private session: boto3's default session is not safe to share between threads.
-                    self._client = boto3.session.Session().client("s3", config=_CLIENT_CONFIG)
+                    self._client = _new_client()
         return self._client
 
     def exists(self, uri: S3Uri) -> bool:
@@ -128,7 +143,9 @@ class S3Transport:
         """
         kind = content_type or mimetypes.guess_type(source.name)[0] or "application/octet-stream"
         with _s3_errors("upload", uri):
-            self.client.upload_file(str(source), uri.bucket, uri.key, ExtraArgs={"ContentType": kind}, Config=_TRANSFER)
+            self.client.upload_file(
+                str(source), uri.bucket, uri.key, ExtraArgs={"ContentType": kind}, Config=_transfer_config()
+            )
         return source.stat().st_size
 
     def upload_folder(self, folder: Path, prefix: S3Uri) -> int:

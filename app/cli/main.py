@@ -7,6 +7,7 @@ line without a traceback (usage mistakes and invalid values included, see ``usag
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -64,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
 
+def run() -> None:
+    """The ``framecast`` console script: ``main``, then exit with its code."""
+    code = main()
+    # Every file, process and browser is closed by now; without this the interpreter's teardown walks
+    # every object once more looking for garbage (about 0.25 s of each command's wall time).
+    gc.freeze()
+    sys.exit(code)
+
+
 def _run(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="framecast", standalone_mode=False)
@@ -91,4 +101,4 @@ def _report(exc: FramecastError) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -18,14 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.errors import AwsCredentialsMissingError, AwsRegionInvalidError, AwsRequestFailedError
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_s3 import S3Client
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -34,7 +33,15 @@ _HOW_TO_SET_CREDENTIALS = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run 'aws configure' or 'aws sso login', "
     "or pass --profile NAME (or set AWS_PROFILE)"
 )
-_BOTO_CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, user_agent_extra="framecast")
+
+
+# boto3 and botocore.config cost about 0.3 s to import: they are imported by the first AWS call, not by
+# every command that imports this module (a local render never makes one).
+@functools.cache
+def _boto_config() -> Config:
+    from botocore.config import Config
+
+    return Config(retries={"max_attempts": 8, "mode": "adaptive"}, user_agent_extra="framecast")
 
 
 def _env_endpoint() -> str | None:
@@ -53,6 +60,8 @@ class AwsTarget(BaseModel):
 
 
 def known_regions() -> frozenset[str]:
+    import boto3
+
     session = boto3.session.Session()
     found: set[str] = set()
     for partition in _PARTITIONS:
@@ -73,6 +82,8 @@ class AwsClients:
     """The boto3 clients of one target, built on first use and shared by every caller."""
 
     def __init__(self, target: AwsTarget) -> None:
+        import boto3
+
         self.target = target
         try:
             self._session = boto3.session.Session(profile_name=target.profile, region_name=target.region)
@@ -110,7 +121,7 @@ class AwsClients:
                     service,  # type: ignore[call-overload]
                     region_name=self.region,
                     endpoint_url=self.target.endpoint_url,
-                    config=_BOTO_CONFIG,
+                    config=_boto_config(),
                 )
             return self._clients[service]
 

@@ -13,6 +13,7 @@ import mimetypes
 import posixpath
 import re
 import threading
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +25,7 @@ from app.engine import runtime
 log = logging.getLogger(__name__)
 
 PREFIX = "/__framecast__/"
+SHUTDOWN_POLL_SECONDS = 0.02
 _HEAD_END = re.compile(rb"</head\s*>", re.IGNORECASE)
 _BODY_END = re.compile(rb"</body\s*>", re.IGNORECASE)
 _HEAD_START = re.compile(rb"<head[^>]*>", re.IGNORECASE)
@@ -55,7 +57,10 @@ class ProjectServer:
         self.serve_from(project_dir, frames_dir)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="framecast-server", daemon=True)
+        # shutdown() waits for the loop's next poll: at the default 0.5 s that is up to half a second at
+        # the end of every render and chunk, on its critical path.
+        serve = partial(self._httpd.serve_forever, poll_interval=SHUTDOWN_POLL_SECONDS)
+        self._thread = threading.Thread(target=serve, name="framecast-server", daemon=True)
 
     def serve_from(self, project_dir: Path, frames_dir: Path | None = None) -> None:
         """Serve these folders from now on, at the same origin (a kept page's URLs stay valid)."""

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from app.distributed import AssembleResult, ChunkResult, PlanResult, RenderConfig, assemble, plan, render_chunk
 from app.distributed.render_chunk import chunk_extension
 from app.engine import scratch, warm_page
+from app.engine.chrome import acquire_browser
 from app.engine.formats import format_spec
 from app.engine.output_path import check_output, mark_output_folder
 
@@ -80,9 +81,16 @@ def render_chunked(
     out_path = check_output(out_path, kind="folder" if sequence else "file", inputs=[project_dir], force=force)
     scratch.sweep_stale(beside=out_path)
     work = scratch.make_temp_dir("chunked")
+    # Started before plan, so the workers launch Python and Chrome on the other cores while this one plans.
+    helpers = (workers or default_workers(config.max_parallel_chunks)) - 1
+    pool = _start_workers(helpers)
     try:
         plan_dir = work / "plan"
         planned = plan(project_dir, config, plan_dir)
+        if pool is not None and planned.chunk_count == 1:
+            _stop_workers(pool)  # one chunk: this process renders it with the browser it planned with
+            pool.shutdown(wait=True)
+            pool = None
         plan_seconds = time.perf_counter() - started
         if progress:
             progress("chunks", 0, planned.chunk_count)
@@ -90,8 +98,10 @@ def render_chunked(
         paths = [
             work / "chunks" / f"chunk-{i:05d}{chunk_extension(planned.format)}" for i in range(planned.chunk_count)
         ]
-        results = _render_all(plan_dir, planned, paths, workers or default_workers(planned.chunk_count), progress)
+        results = _render_all(plan_dir, planned, paths, pool, helpers, progress)
         chunks_seconds = time.perf_counter() - chunk_started
+        if pool is not None:
+            pool.shutdown(wait=False)  # the workers close their browsers while the chunks are joined
         assemble_started = time.perf_counter()
         assembled = assemble(plan_dir, paths, out_path, plan_hash=planned.plan_hash)
         if sequence:
@@ -105,18 +115,45 @@ def render_chunked(
             assemble_seconds=time.perf_counter() - assemble_started,
             wall_seconds=time.perf_counter() - started,
         )
+    except BaseException:
+        if pool is not None:
+            _stop_workers(pool)  # a failed or interrupted render must not wait for chunks in flight
+        raise
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         warm_page.discard()  # a page kept by chunks rendered in this process: its plan is about to go
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _render_all(
-    plan_dir: Path, planned: PlanResult, paths: list[Path], workers: int, progress: Progress | None
-) -> list[ChunkResult]:
-    """Render every chunk: here, where plan left a warm browser, and in ``workers - 1`` other processes.
+def _start_workers(count: int) -> ProcessPoolExecutor | None:
+    """``count`` worker processes, each told to launch its browser now; None when there are none."""
+    if count < 1:
+        return None
+    # spawn, not fork: this process holds (or is about to hold) a Playwright driver and its threads.
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(count):
+        pool.submit(_warm_up)  # a failure here is raised again, with its typed error, by the first chunk
+    return pool
 
-    Whichever process is free takes the next chunk. This one starts at once; the others first start
-    Python and Chrome (about 2 CPU-seconds each, which a worker of its own here would cost too).
+
+def _warm_up() -> None:
+    acquire_browser()
+
+
+def _render_all(
+    plan_dir: Path,
+    planned: PlanResult,
+    paths: list[Path],
+    pool: ProcessPoolExecutor | None,
+    slots: int,
+    progress: Progress | None,
+) -> list[ChunkResult]:
+    """Render every chunk: here, where plan left a warm browser, and in the pool's ``slots`` processes.
+
+    Whichever process is free takes the next chunk. This one starts at once; the workers have been
+    launching their browsers since before plan (about 2 CPU-seconds each, which a worker of its own
+    here would cost too).
     """
     for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,18 +161,10 @@ def _render_all(
     def render_here(index: int) -> ChunkResult:
         return render_chunk(plan_dir, index, paths[index], plan_hash=planned.plan_hash)
 
-    if workers == 1 or len(paths) == 1:
+    if pool is None or len(paths) == 1:
         return schedule_chunks(len(paths), render_here, None, progress)
-    # spawn, not fork: this process already holds a Playwright driver and its threads.
-    pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        submit = partial(_submit_chunk, pool, plan_dir, paths, planned.plan_hash)
-        return schedule_chunks(len(paths), render_here, Workers(submit, workers - 1), progress)
-    except BaseException:
-        _stop_workers(pool)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    submit = partial(_submit_chunk, pool, plan_dir, paths, planned.plan_hash)
+    return schedule_chunks(len(paths), render_here, Workers(submit, slots), progress)
 
 
 def _submit_chunk(
@@ -252,7 +281,7 @@ class _Feeder(threading.Thread, Generic[T]):
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Kill the worker processes now: a failed or interrupted render must not wait for chunks in flight."""
+    """Kill the worker processes now."""
     # The executor has no public way to kill its workers; ``_processes`` has been its pid→Process map since 3.2.
     processes = dict(getattr(pool, "_processes", None) or {})
     for process in processes.values():

@@ -55,3 +55,10 @@ def test_pure_layer_sources_name_no_outer_layer(layer: str) -> None:
             if layer == "engine":
                 offenders += [f"{source.name}: {n}" for n in names if n.startswith("app.distributed")]
     assert offenders == []
+
+
+def test_the_cli_imports_no_aws_sdk_until_an_aws_command_runs() -> None:
+    # boto3 costs a third of a second to import: a local render, and every chunk worker it spawns, skip it.
+    probe = "import sys, app.cli.main\nprint(','.join(sorted(n for n in sys.modules if n.split('.')[0] == 'boto3')))\n"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"importing the CLI loaded {out.stdout.strip()}"
