@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import tempfile
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -26,17 +27,27 @@ def leftovers() -> list[str]:
     return sorted(p.name for p in Path(tempfile.gettempdir()).glob("framecast-chunked-*"))
 
 
+def helpers_seen_by_plan(monkeypatch: pytest.MonkeyPatch, then: Callable[..., object]) -> list[BaseProcess]:
+    """The worker processes alive when plan starts (filled in then); plan itself is ``then``."""
+    helpers: list[BaseProcess] = []
+
+    def watched_plan(*args: object, **kwargs: object) -> object:
+        helpers.extend(multiprocessing.active_children())
+        return then(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "plan", watched_plan)
+    return helpers
+
+
 def test_a_failed_plan_stops_the_workers_it_started_and_leaves_nothing(
     make_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_project("workers-plan-fails", writer=write_motion, duration=1, fps=30)
-    helpers: list[BaseProcess] = []
 
     def failing_plan(*_args: object, **_kwargs: object) -> None:
-        helpers.extend(multiprocessing.active_children())
         raise InvalidConfigError("the plan failed")
 
-    monkeypatch.setattr(pool, "plan", failing_plan)
+    helpers = helpers_seen_by_plan(monkeypatch, failing_plan)
     before = leftovers()
     with pytest.raises(InvalidConfigError, match="the plan failed"):
         pool.render_chunked(project, tmp_path / "out.mp4", RenderConfig(max_parallel_chunks=2), workers=3)
@@ -51,14 +62,7 @@ def test_a_plan_of_one_chunk_stops_the_helpers_and_renders_here(
     make_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_project("workers-one-chunk", writer=write_motion, duration=1, fps=30)
-    helpers: list[BaseProcess] = []
-
-    def plan_then_count(*args: object, **kwargs: object) -> object:
-        planned = plan(*args, **kwargs)  # type: ignore[arg-type]
-        helpers.extend(multiprocessing.active_children())
-        return planned
-
-    monkeypatch.setattr(pool, "plan", plan_then_count)
+    helpers = helpers_seen_by_plan(monkeypatch, plan)
     config = RenderConfig(max_parallel_chunks=1)
     result = pool.render_chunked(project, tmp_path / "out.mp4", config, workers=2)
     assert result.plan.chunk_count == 1 and len(helpers) == 1
