@@ -52,6 +52,7 @@ def _local(project: Path, out: Path, config: RenderConfig, workers: int | None, 
             workers=workers,
             progress=lambda _stage, done, total: update(done, total),
             force=force,
+            release_browser=True,  # this command renders once: close the browser while workers finish
         )
     boots = [c.boot_seconds for c in result.chunks]
     console.print(

@@ -35,7 +35,12 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(description: str, unit: str = "frames") -> Iterator[Callable[[int, int], None]]:
-    """Yield ``update(done, total)``; shows frames, rate and ETA on stderr."""
+    """Yield ``update(done, total)``; shows frames, rate and ETA on stderr from the first update on.
+
+    The display, and the refresh thread rich runs it with, start at the first update: a chunked render
+    forks its workers before that, and forking is safe only while this process has one thread
+    (``app.local.pool``).
+    """
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -46,13 +51,18 @@ def progress_bar(description: str, unit: str = "frames") -> Iterator[Callable[[i
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as progress:
-        task = progress.add_task(description, total=None)
+    progress = Progress(*columns, console=console, transient=False, disable=not console.is_terminal)
+    task = progress.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        progress.stop()
 
 
 def human_size(size: int) -> str:

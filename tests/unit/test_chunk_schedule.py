@@ -76,3 +76,20 @@ def test_a_failure_here_is_raised_and_stops_feeding_workers() -> None:
             schedule_chunks(20, lambda i: rec.render("here", i, 0.0, 0), workers, None)
         time.sleep(0.3)  # a feeder still running would have started more chunks by now
     assert len(rec.rendered) <= 2, rec.rendered
+
+
+def test_done_here_runs_once_this_side_has_no_chunk_left_while_workers_still_render() -> None:
+    rec = Recorder()
+    seen: list[list[tuple[str, int]]] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        workers = Workers(lambda i: pool.submit(rec.render, "worker", i, 0.3), slots=1)
+        schedule_chunks(2, lambda i: rec.render("here", i), workers, None, lambda: seen.append(list(rec.rendered)))
+    assert seen == [[("here", 0)]]  # called once, after this side's chunk, before the worker's had landed
+    assert ("worker", 1) in rec.rendered
+
+
+def test_done_here_is_not_called_when_a_chunk_here_fails() -> None:
+    calls: list[str] = []
+    with pytest.raises(RuntimeError, match="chunk 0 failed in here"):
+        schedule_chunks(1, lambda i: Recorder().render("here", i, 0.0, 0), None, None, lambda: calls.append("done"))
+    assert calls == []  # the caller's own clean-up handles a failed render
