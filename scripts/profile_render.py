@@ -18,7 +18,7 @@ capture loop, installed from here on the session's objects so the engine carries
 5. the first frame of a new process (engine only: Chrome launch, page load, readiness, frame 0), three
    times: no schedule produces a frame sooner, so it starts the limit of a whole render;
 6. `framecast render` with every default, three times, sampled from outside (the median is compared
-   with the floor and the limit).
+   with the floor and the limit); 5 and 6 alternate, so that both see the same load.
 
 Writes the "profile" section of BENCHMARKS.md. Usage: python scripts/profile_render.py [--no-report]
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -379,12 +380,12 @@ def report(
         f"start to exit, {len(default.runs)} runs; the CPU of every process it started summed from /proc:",
         "",
         "| run | wall s | fps | CPU s (all its processes) | that CPU spread over every core | wall / that | "
-        "machine idle | other people's load |",
-        "|---|---|---|---|---|---|---|---|",
+        "machine idle | other people's load | plan / chunks / assemble s (its summary) | start + exit s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *[
             f"| {'**median**' if r is default.run else i + 1} | {r.wall:.2f} | {n / r.wall:.1f} | {r.cpu:.1f} | "
             f"{r.cpu / cores:.2f} s | {r.wall / (r.cpu / cores):.2f} | {100 * r.machine_idle_fraction:.0f} % | "
-            f"{100 * r.other_fraction:.0f} % |"
+            f"{100 * r.other_fraction:.0f} % | {_stages(r)} |"
             for i, r in enumerate(default.runs)
         ],
         "",
@@ -454,6 +455,29 @@ def first_frame(runs: int = DEFAULT_RUNS) -> list[float]:
     return seconds
 
 
+_SUMMARY = re.compile(r"([\d.]+) s wall \(plan ([\d.]+) s, chunks ([\d.]+) s, assemble ([\d.]+) s")
+
+
+def _stages(run: SampledRun) -> str:
+    """Plan, chunks and assemble from the render's own summary line; the rest of its wall time is the
+    process's start (imports, arguments) and exit, outside ``render_chunked``."""
+    found = _SUMMARY.search(" ".join(run.stderr.split()))  # rich wraps the summary at 80 columns
+    if found is None:
+        return "(no summary) | "
+    inside, plan_s, chunks_s, assemble_s = (float(v) for v in found.groups())
+    return f"{plan_s:.1f} / {chunks_s:.1f} / {assemble_s:.1f} | {run.wall - inside:.2f}"
+
+
+def first_frames_and_default_renders(work: Path, runs: int = DEFAULT_RUNS) -> tuple[list[float], DefaultRender]:
+    """Alternately a first frame and a default render, so that both see the same load on a shared machine."""
+    first: list[float] = []
+    renders: list[SampledRun] = []
+    for _ in range(runs):
+        first += first_frame(runs=1)
+        renders += default_render(work, runs=1).runs
+    return first, DefaultRender(renders, workers_for(PROJECT, None))
+
+
 def conclusion(
     profile: RenderProfile, split: Split, capture_cpu: CpuUse, default: DefaultRender, first: float, cores: int
 ) -> str:
@@ -517,8 +541,7 @@ def main() -> int:
         chrome_version = acquire_browser().version
         shutdown_browser()
         ffmpeg_runs = ffmpeg_alone(work / "frames.mjpeg", profile.encoder_args, work)
-        first = first_frame()
-        default = default_render(work)
+        first, default = first_frames_and_default_renders(work)
     load_end = os.getloadavg()
     text = report(profile, split, alone, ffmpeg_runs, default, first, (load_start, load_end), chrome_version)
     print(text)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from app.engine.scratch import user_cache_dir
 from app.errors import BrowserLaunchError, CaptureTimeoutError, RuntimeMissingError
 
 if TYPE_CHECKING:
@@ -206,12 +207,32 @@ def _probe_begin_frame(warm: WarmBrowser) -> bool:
         page.close()
 
 
+def _use_node_compile_cache() -> None:
+    """Let Node keep the Playwright driver's compiled code between runs (``NODE_COMPILE_CACHE``, Node 22+).
+
+    The driver loads 7 MB of bundled JavaScript at every start; from the cache it starts with about
+    0.12 s less CPU (0.74 → 0.61 CPU-s measured here), for the first frame of every process that
+    launches a browser. An explicit ``NODE_COMPILE_CACHE`` is kept; a cache folder that cannot be
+    made (a read-only home) means no cache, not an error.
+    """
+    if "NODE_COMPILE_CACHE" in os.environ:
+        return
+    folder = user_cache_dir("node-compile-cache")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.debug("no node compile cache", extra={"folder": str(folder), "error": str(exc)})
+        return
+    os.environ["NODE_COMPILE_CACHE"] = str(folder)  # the driver inherits this process's environment
+
+
 def _launch(mode: CaptureMode) -> WarmBrowser:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     executable = chrome_path()
     started = time.perf_counter()
+    _use_node_compile_cache()
     playwright = sync_playwright().start()
     try:
         browser = playwright.chromium.launch(
@@ -226,11 +247,13 @@ def _launch(mode: CaptureMode) -> WarmBrowser:
 _warm: WarmBrowser | None = None
 
 
-def acquire_browser(preferred: CaptureMode = "beginframe") -> WarmBrowser:
+def acquire_browser(preferred: CaptureMode = "beginframe", *, probe: bool = True) -> WarmBrowser:
     """The warm browser for this process, launched (and probed) on first use.
 
     ``preferred="beginframe"`` falls back to screenshot mode when the probe fails; the fallback is
-    remembered for the life of the process.
+    remembered for the life of the process. ``probe=False`` skips the probe of a new browser, for a
+    caller that will only use the mode another process probed on this same Chrome (a local pool worker
+    renders in the mode its plan recorded).
     """
     global _warm
     reusable = _warm is not None and (_warm.mode == preferred or (preferred == "beginframe" and _warm.fell_back))
@@ -239,7 +262,7 @@ def acquire_browser(preferred: CaptureMode = "beginframe") -> WarmBrowser:
         return _warm
     shutdown_browser()
     warm = _launch(preferred)
-    if preferred == "beginframe":
+    if preferred == "beginframe" and probe:
         probe_started = time.perf_counter()
         passed = _probe_begin_frame(warm)
         warm.probe = {"beginframe": passed, "seconds": round(time.perf_counter() - probe_started, 3)}

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.engine import scratch
 from app.engine.remote_fetch import ENV_PREFIX, download, write_atomic
 from app.engine.remote_urls import absolute_remote, css_references, find_remote_urls
 from app.errors import InvalidConfigError, PlanInvalidError, RemoteAssetFailedError, RemoteAssetRefusedError
@@ -117,8 +118,7 @@ def default_cache_dir() -> Path:
     override = os.environ.get(CACHE_DIR_ENV, "").strip()
     if override:
         return Path(override)
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
-    return Path(base) / "framecast" / "remote"
+    return scratch.user_cache_dir("remote")
 
 
 def fetch_remote_assets(

@@ -1,4 +1,5 @@
-"""Temporary folders and hidden staging names that carry the owning process id, and the sweep of stale ones.
+"""Temporary folders and hidden staging names that carry the owning process id, and the sweep of stale ones;
+and framecast's folder in the user's cache, for what is kept between runs.
 
 Every temporary folder a local render makes is ``framecast-<purpose>-<pid>-<random>`` in the system temp
 folder, and every hidden file or folder it stages beside an output is ``.<name>.<partial|old|tmp>-<pid>…``.
@@ -24,6 +25,12 @@ log = logging.getLogger(__name__)
 
 _TEMP_DIR = re.compile(r"framecast-[a-z-]+?-(?P<pid>\d+)-[A-Za-z0-9_]+")
 _BESIDE = re.compile(r"\.(?P<name>.+)\.(?:partial|old|tmp)-(?P<pid>\d+)(?:-[0-9a-f]+)?(?:\.[A-Za-z0-9]+)?")
+
+
+def user_cache_dir(purpose: str) -> Path:
+    """``$XDG_CACHE_HOME/framecast/<purpose>`` (else ``~/.cache/framecast/<purpose>``): kept between runs."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(base) / "framecast" / purpose
 
 
 def make_temp_dir(purpose: str, parent: Path | None = None) -> Path:
