@@ -412,18 +412,14 @@ class DefaultRender:
         return sorted(self.runs, key=lambda r: r.wall)[len(self.runs) // 2]
 
 
-def default_render(work: Path, runs: int = DEFAULT_RUNS) -> DefaultRender:
-    """``framecast render`` of the profiled composition with every default, sampled from outside."""
-    workers = workers_for(PROJECT, None)  # what the command below decides for --workers auto
+def default_render(work: Path) -> SampledRun:
+    """One ``framecast render`` of the profiled composition with every default, sampled from outside."""
     framecast = str(Path(sys.executable).with_name("framecast"))
-    done = []
-    for _ in range(runs):
-        run = run_sampled([framecast, "render", str(PROJECT), "-o", str(work / "default.mp4"), "--force"])
-        if run.returncode != 0:
-            raise SystemExit(f"framecast render failed ({run.returncode}):\n{run.stderr[-2000:]}")
-        print(f"default render: {run.wall:.2f} s wall, {run.cpu:.1f} CPU-s", flush=True)
-        done.append(run)
-    return DefaultRender(done, workers)
+    run = run_sampled([framecast, "render", str(PROJECT), "-o", str(work / "default.mp4"), "--force"])
+    if run.returncode != 0:
+        raise SystemExit(f"framecast render failed ({run.returncode}):\n{run.stderr[-2000:]}")
+    print(f"default render: {run.wall:.2f} s wall, {run.cpu:.1f} CPU-s", flush=True)
+    return run
 
 
 # A new Python process that imports only the engine, launches Chrome, loads the page, waits for readiness
@@ -442,16 +438,14 @@ with ProjectServer(prepared.composition.project_dir) as server:
 """
 
 
-def first_frame(runs: int = DEFAULT_RUNS) -> list[float]:
+def first_frame() -> float:
     """Seconds from starting a new process to holding frame 0: what every render waits before any frame."""
-    seconds = []
-    for _ in range(runs):
-        started = time.monotonic()
-        done = subprocess.run([sys.executable, "-c", _FIRST_FRAME, str(PROJECT)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"the first-frame process failed ({done.returncode}):\n{done.stderr[-2000:]}")
-        seconds.append(float(done.stdout.split()[-1]) - started)
-        print(f"first frame of a new process: {seconds[-1]:.2f} s", flush=True)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", _FIRST_FRAME, str(PROJECT)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the first-frame process failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    seconds = float(done.stdout.split()[-1]) - started
+    print(f"first frame of a new process: {seconds:.2f} s", flush=True)
     return seconds
 
 
@@ -470,12 +464,11 @@ def _stages(run: SampledRun) -> str:
 
 def first_frames_and_default_renders(work: Path, runs: int = DEFAULT_RUNS) -> tuple[list[float], DefaultRender]:
     """Alternately a first frame and a default render, so that both see the same load on a shared machine."""
-    first: list[float] = []
-    renders: list[SampledRun] = []
+    first, renders = [], []
     for _ in range(runs):
-        first += first_frame(runs=1)
-        renders += default_render(work, runs=1).runs
-    return first, DefaultRender(renders, workers_for(PROJECT, None))
+        first.append(first_frame())
+        renders.append(default_render(work))
+    return first, DefaultRender(renders, workers_for(PROJECT, None))  # what --workers auto decided
 
 
 def conclusion(

@@ -93,7 +93,7 @@ def render_chunked(
     out_path = check_output(out_path, kind="folder" if sequence else "file", inputs=[project_dir], force=force)
     scratch.sweep_stale(beside=out_path)
     work = scratch.make_temp_dir("chunked")
-    # Started before plan, so the workers launch Python and Chrome on the other cores while this one plans.
+    # Started before plan, so the workers launch Chrome on the other cores while this one plans.
     helpers = (workers or default_workers(config.max_parallel_chunks)) - 1
     pool = _start_workers(helpers)
     try:
